@@ -1,0 +1,51 @@
+"""Application factory: settings -> encoder + index loaded once in the lifespan -> routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from imagesearch import __version__
+from imagesearch.api.errors import install_error_handlers
+from imagesearch.api.routes import build_router
+from imagesearch.config import Settings
+from imagesearch.encoder import load_encoder
+from imagesearch.errors import ImageSearchError
+from imagesearch.search import Searcher
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            app.state.searcher = Searcher.load(settings, load_encoder(settings))
+        except ImageSearchError as exc:
+            # One clear line instead of a chained traceback; uvicorn then exits non-zero.
+            logger.error("cannot start the search API: %s", exc)
+            raise RuntimeError(f"cannot start the search API: {exc}") from None
+        logger.info("serving %d images from %s", app.state.searcher.size, settings.data_dir)
+        yield
+
+    app = FastAPI(
+        title="Multimodal Image Search",
+        version=__version__,
+        description="Text -> image and image -> image search over a CLIP + FAISS index.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["*"],
+    )
+    install_error_handlers(app)
+    app.include_router(build_router(settings))
+    return app

@@ -1,0 +1,33 @@
+"""Request/response models of the HTTP API (mirrored by frontend/lib/types.ts)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class SearchResult(BaseModel):
+    id: int = Field(description="position of the image in the index (vector id)")
+    image_url: str = Field(description="URL a browser can load: the original http(s) URL, or /images/{id}")
+    score: float = Field(description="cosine similarity between query and image, -1..1")
+    source: str = Field(description="the source string stored at indexing time (URL or path)")
+
+
+class SearchResponse(BaseModel):
+    query: str
+    top_k: int
+    results: list[SearchResult]
+
+
+class HealthResponse(BaseModel):
+    status: str
+    images: int
+    dimension: int
+    model: str
+    pretrained: str
+    encoder: str
+    index_type: str
+    created_at: str
+
+
+class ErrorResponse(BaseModel):
+    detail: str

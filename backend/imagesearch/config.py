@@ -1,0 +1,90 @@
+"""Settings: the only place that reads the environment.
+
+Every setting is an environment variable with the prefix ``IMAGESEARCH_`` (for example
+``IMAGESEARCH_DATA_DIR``); the pipeline and the API read the same class, so both always agree on
+paths, model and limits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+BACKEND_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = BACKEND_DIR / "data"
+
+INDEX_RELPATH = Path("faiss_index") / "image_index.faiss"
+URLS_RELPATH = Path("embeddings") / "image_urls.pkl"
+MANIFEST_RELPATH = Path("manifest.json")
+FAILURES_RELPATH = Path("pipeline_failures.csv")
+WORK_RELPATH = Path(".pipeline-work")
+
+
+class Settings(BaseSettings):
+    """All tunables of the pipeline and the API (env prefix ``IMAGESEARCH_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="IMAGESEARCH_", extra="ignore")
+
+    # Where the index, metadata and manifest live.
+    data_dir: Path = DEFAULT_DATA_DIR
+
+    # Encoder.
+    model: str = "ViT-B-32"
+    pretrained: str = Field(
+        default="openai",
+        description="open_clip pretrained tag (downloaded and cached) or a checkpoint file path",
+    )
+    model_config_file: Path | None = Field(
+        default=None, description="extra open_clip model config (JSON) to register, for custom archs"
+    )
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    batch_size: int = Field(default=32, ge=1, le=4096)
+    hub_probe_timeout_s: float = Field(default=3.0, gt=0)
+
+    # API.
+    cors_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000", "http://127.0.0.1:3000"]
+    default_top_k: int = Field(default=10, ge=1)
+    max_top_k: int = Field(default=200, ge=1)
+    max_query_chars: int = Field(default=500, ge=1)
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    max_image_pixels: int = Field(default=50_000_000, ge=1)
+    verify_checksums: bool = True
+
+    # Pipeline fetching.
+    fetch_workers: int = Field(default=16, ge=1, le=256)
+    fetch_timeout_s: float = Field(default=15.0, gt=0)
+    fetch_retries: int = Field(default=3, ge=0, le=10)
+    max_image_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    user_agent: str = "imagesearch-pipeline/0.1 (+https://github.com/imagesearch/imagesearch)"
+    chunk_size: int = Field(default=512, ge=1, description="images per resumable checkpoint")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        # Accept "a,b" from the environment as well as a JSON-like list from code.
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @property
+    def index_path(self) -> Path:
+        return self.data_dir / INDEX_RELPATH
+
+    @property
+    def urls_path(self) -> Path:
+        return self.data_dir / URLS_RELPATH
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.data_dir / MANIFEST_RELPATH
+
+    @property
+    def failures_path(self) -> Path:
+        return self.data_dir / FAILURES_RELPATH
+
+    @property
+    def work_dir(self) -> Path:
+        return self.data_dir / WORK_RELPATH

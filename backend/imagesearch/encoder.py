@@ -1,0 +1,248 @@
+"""Encoders: the only module that imports torch / open_clip.
+
+An encoder turns texts and images into unit-length float32 vectors of shape (n, dim) in one
+shared space. The pipeline, the API and the notebook all go through ``load_encoder``, so the
+index and the queries are always embedded by the same code (the seed's "single CLIP
+implementation end to end" rule). A second implementation only has to satisfy ``Encoder``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import socket
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from imagesearch.config import Settings
+from imagesearch.errors import EncoderUnavailableError
+
+logger = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float32]
+
+
+class Encoder(Protocol):
+    """What the pipeline and the search service need from a model."""
+
+    @property
+    def id(self) -> str:
+        """Stable identity of model + weights, recorded in the manifest."""
+
+    @property
+    def dim(self) -> int:
+        """Dimension of the vectors."""
+
+    def prepare(self, image: Image.Image) -> FloatArray:
+        """Model's own preprocessing of one RGB image (thread-safe; runs in fetch workers)."""
+
+    def encode_prepared(self, batch: Sequence[FloatArray]) -> FloatArray:
+        """Encode prepared images -> (n, dim) float32, unit length."""
+
+    def encode_images(self, images: Sequence[Image.Image]) -> FloatArray:
+        """Prepare and encode RGB images -> (n, dim) float32, unit length."""
+
+    def encode_texts(self, texts: Sequence[str]) -> FloatArray:
+        """Encode texts -> (n, dim) float32, unit length."""
+
+
+def normalize_rows(vectors: FloatArray) -> FloatArray:
+    """L2-normalise each row of an (n, d) array; all-zero rows stay zero instead of NaN."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ClipEncoder:
+    """CLIP through open_clip: batches, inference mode, fp16 autocast on CUDA."""
+
+    def __init__(self, settings: Settings) -> None:
+        import open_clip
+        import torch
+
+        self._torch = torch
+        if settings.model_config_file is not None:
+            open_clip.add_model_config(settings.model_config_file)
+        if settings.model not in open_clip.list_models():
+            raise EncoderUnavailableError(
+                f"unknown open_clip model {settings.model!r} (IMAGESEARCH_MODEL); "
+                "see open_clip.list_models() for the names"
+            )
+        self.device = _pick_device(settings.device, torch.cuda.is_available())
+        self.batch_size = settings.batch_size
+        weights, weights_id = _resolve_weights(settings)
+        local = weights_id.startswith("sha256-")
+        with contextlib.nullcontext() if local else _hub_access(settings.hub_probe_timeout_s):
+            try:
+                model, _, preprocess = open_clip.create_model_and_transforms(
+                    settings.model, pretrained=weights, device=self.device
+                )
+            except (RuntimeError, AssertionError, KeyError, ValueError, OSError) as exc:
+                if local:
+                    raise EncoderUnavailableError(
+                        f"the checkpoint {weights} does not fit IMAGESEARCH_MODEL={settings.model}: "
+                        f"{exc or type(exc).__name__}; check IMAGESEARCH_PRETRAINED and IMAGESEARCH_MODEL"
+                    ) from exc
+                raise EncoderUnavailableError(_weights_help(settings, exc)) from exc
+        model.eval()
+        self._model: Any = model
+        self._preprocess: Any = preprocess
+        self._tokenizer: Any = open_clip.get_tokenizer(settings.model)
+        self._id = f"open_clip:{settings.model}:{weights_id}"
+        self._dim = int(open_clip.get_model_config(settings.model)["embed_dim"])
+        logger.info("encoder %s ready on %s (dim %d)", self._id, self.device, self._dim)
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def prepare(self, image: Image.Image) -> FloatArray:
+        tensor = self._preprocess(image)
+        return np.ascontiguousarray(tensor.numpy(), dtype=np.float32)
+
+    def encode_prepared(self, batch: Sequence[FloatArray]) -> FloatArray:
+        if len(batch) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        parts = []
+        for start in range(0, len(batch), self.batch_size):
+            pixels = self._torch.from_numpy(np.stack(batch[start : start + self.batch_size]))
+            with self._inference():
+                features = self._model.encode_image(pixels.to(self.device))
+            parts.append(features.float().cpu().numpy())
+        return normalize_rows(np.concatenate(parts))
+
+    def encode_images(self, images: Sequence[Image.Image]) -> FloatArray:
+        return self.encode_prepared([self.prepare(image) for image in images])
+
+    def encode_texts(self, texts: Sequence[str]) -> FloatArray:
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        parts = []
+        for start in range(0, len(texts), self.batch_size):
+            tokens = self._tokenizer(list(texts[start : start + self.batch_size]))
+            with self._inference():
+                features = self._model.encode_text(tokens.to(self.device))
+            parts.append(features.float().cpu().numpy())
+        return normalize_rows(np.concatenate(parts))
+
+    @contextlib.contextmanager
+    def _inference(self) -> Iterator[None]:
+        torch = self._torch
+        with torch.inference_mode():
+            if self.device == "cuda":
+                with torch.autocast("cuda", dtype=torch.float16):
+                    yield
+            else:
+                yield
+
+
+def save_random_checkpoint(settings: Settings, path: Path, seed: int = 0) -> Path:
+    """Write deterministic random weights for ``settings.model`` (tests, offline benchmarks).
+
+    Same architecture and cost as the real weights; the vectors carry no meaning, so only
+    image -> image behaviour (an image finds itself) can be checked with them.
+    """
+    import open_clip
+    import torch
+
+    if settings.model_config_file is not None:
+        open_clip.add_model_config(settings.model_config_file)
+    torch.manual_seed(seed)
+    model = open_clip.create_model(settings.model, pretrained=None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), path)
+    return path
+
+
+def load_encoder(settings: Settings) -> Encoder:
+    """The one factory every entry point uses."""
+    return ClipEncoder(settings)
+
+
+def _pick_device(requested: str, cuda_available: bool) -> str:
+    if requested == "cuda" and not cuda_available:
+        raise EncoderUnavailableError("IMAGESEARCH_DEVICE=cuda but no CUDA device is available")
+    if requested == "auto":
+        return "cuda" if cuda_available else "cpu"
+    return requested
+
+
+def _resolve_weights(settings: Settings) -> tuple[str, str]:
+    """Return (value for open_clip's ``pretrained``, id recorded in the manifest)."""
+    import open_clip
+
+    value = settings.pretrained
+    path = Path(value).expanduser()
+    if path.is_file():
+        # Identify a checkpoint by content, so two machines with the same file agree.
+        return str(path), f"sha256-{file_sha256(path)[:16]}"
+    if any(sep in value for sep in ("/", "\\")) or value.endswith((".pt", ".bin", ".safetensors")):
+        raise EncoderUnavailableError(f"checkpoint file not found: {value} (IMAGESEARCH_PRETRAINED)")
+    tags = open_clip.list_pretrained_tags_by_model(settings.model)
+    if value not in tags:
+        raise EncoderUnavailableError(
+            f"unknown pretrained tag {value!r} for {settings.model}; "
+            f"known tags: {', '.join(tags) or 'none'}; or give a checkpoint file path"
+        )
+    return value, value
+
+
+@contextlib.contextmanager
+def _hub_access(timeout_s: float) -> Iterator[None]:
+    """Fail fast when the model hub is unreachable instead of retrying for a minute.
+
+    huggingface_hub retries every request with backoff (~45 s) before it falls back to its
+    cache. When a quick TCP probe shows the hub cannot be reached, switch it to offline mode
+    for the duration of the load: cached weights still load, missing ones fail at once.
+    """
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE or _reachable(constants.ENDPOINT, timeout_s):
+        yield
+        return
+    logger.info("model hub %s unreachable: using only locally cached weights", constants.ENDPOINT)
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = False
+
+
+def _reachable(endpoint: str, timeout_s: float) -> bool:
+    parsed = urlparse(endpoint)
+    host = parsed.hostname or ""
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def _weights_help(settings: Settings, exc: Exception) -> str:
+    return (
+        f"could not load the weights {settings.pretrained!r} for {settings.model}: {exc}\n"
+        "This machine cannot download them (no network, or the model hub is blocked). Either "
+        "connect it to the internet once (open_clip caches the weights), or copy a checkpoint "
+        "file here and set IMAGESEARCH_PRETRAINED=/path/to/open_clip_model.safetensors "
+        "(a state dict saved from open_clip for the same IMAGESEARCH_MODEL)."
+    )

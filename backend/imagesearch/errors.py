@@ -1,0 +1,35 @@
+"""Domain errors. Core modules raise these; only the API layer maps them to HTTP statuses."""
+
+from __future__ import annotations
+
+
+class ImageSearchError(Exception):
+    """Base class: the message is written for the person who sees it."""
+
+
+class InvalidQueryError(ImageSearchError):
+    """A search request that cannot be answered as asked (empty query, bad id, ...)."""
+
+
+class InvalidImageError(ImageSearchError):
+    """Bytes that are not a decodable image (empty, truncated, wrong format)."""
+
+
+class ImageTooLargeError(ImageSearchError):
+    """An image over the byte or pixel limit (includes decompression bombs)."""
+
+
+class FetchError(ImageSearchError):
+    """An image source that could not be read (404, timeout, missing file)."""
+
+
+class SourceError(ImageSearchError):
+    """A systemic problem with the pipeline's input (missing column, empty source)."""
+
+
+class EncoderUnavailableError(ImageSearchError):
+    """The configured model or its weights cannot be loaded."""
+
+
+class IndexLoadError(ImageSearchError):
+    """Index, metadata and manifest are missing, inconsistent, tampered or do not fit the encoder."""

@@ -1,0 +1,55 @@
+"""Metadata formats: the URL list aligned with the vectors, and the manifest beside them."""
+
+from __future__ import annotations
+
+import io
+import pickle
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from imagesearch.errors import IndexLoadError
+
+MANIFEST_VERSION = 1
+
+
+class Manifest(BaseModel):
+    """Facts about one built index; written last, so its presence means the build completed."""
+
+    version: int = MANIFEST_VERSION
+    encoder_id: str
+    model: str
+    pretrained: str
+    dim: int
+    count: int
+    index_type: str
+    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    source: str = ""
+    failed: int = 0
+    checksums: dict[str, str] = Field(default_factory=dict, description="relative path -> sha256")
+
+
+class _NoGlobalsUnpickler(pickle.Unpickler):
+    """Refuses every global lookup: a list of str needs none, code-running payloads all do."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from image_urls.pkl")
+
+
+def dumps_urls(urls: list[str]) -> bytes:
+    """Serialise the URL list as a plain pickle of a list of str (the seed's format)."""
+    if not all(isinstance(url, str) for url in urls):
+        raise TypeError("image URLs must all be str")
+    return pickle.dumps(list(urls), protocol=4)
+
+
+def loads_urls(data: bytes) -> list[str]:
+    """Read ``image_urls.pkl`` safely: only a list of str is accepted."""
+    try:
+        value = _NoGlobalsUnpickler(io.BytesIO(data)).load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as exc:
+        raise IndexLoadError(f"image_urls.pkl is not a plain list of strings: {exc}") from exc
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise IndexLoadError("image_urls.pkl must contain a list of str")
+    return value

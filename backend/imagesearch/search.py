@@ -1,0 +1,93 @@
+"""Search service: text or image queries -> ranked hits over a loaded index. No FastAPI here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import numpy as np
+
+from imagesearch.config import Settings
+from imagesearch.encoder import Encoder, FloatArray
+from imagesearch.errors import IndexLoadError, InvalidQueryError
+from imagesearch.images import decode_image
+from imagesearch.index_store import IndexBundle, load_bundle
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: int
+    score: float
+    source: str
+
+    @property
+    def is_remote(self) -> bool:
+        return urlparse(self.source).scheme.lower() in ("http", "https")
+
+
+class Searcher:
+    """Owns the encoder and the index; thread-safe for concurrent queries."""
+
+    def __init__(self, settings: Settings, encoder: Encoder, bundle: IndexBundle) -> None:
+        check_compatible(encoder, bundle)
+        self.settings = settings
+        self.encoder = encoder
+        self.bundle = bundle
+
+    @classmethod
+    def load(cls, settings: Settings, encoder: Encoder) -> Searcher:
+        return cls(settings, encoder, load_bundle(settings))
+
+    @property
+    def size(self) -> int:
+        return len(self.bundle.urls)
+
+    def search_text(self, query: str, top_k: int) -> list[Hit]:
+        text = " ".join(query.split())
+        if not text:
+            raise InvalidQueryError("the query is empty")
+        if len(text) > self.settings.max_query_chars:
+            raise InvalidQueryError(
+                f"the query is {len(text)} characters; the limit is {self.settings.max_query_chars}"
+            )
+        return self.search_vectors(self.encoder.encode_texts([text]), top_k)
+
+    def search_image(self, data: bytes, top_k: int) -> list[Hit]:
+        """Decode, encode and search with image bytes; raises InvalidImageError/ImageTooLargeError."""
+        image = decode_image(data, self.settings.max_image_pixels)
+        return self.search_vectors(self.encoder.encode_images([image]), top_k)
+
+    def search_vectors(self, queries: FloatArray, top_k: int) -> list[Hit]:
+        """Rank the index against one (1, dim) unit query vector, best first."""
+        if top_k < 1:
+            raise InvalidQueryError("top_k must be at least 1")
+        k = min(top_k, self.size)
+        scores, ids = self.bundle.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        return [
+            Hit(id=int(i), score=float(s), source=self.bundle.urls[int(i)])
+            for s, i in zip(scores[0], ids[0], strict=True)
+            if i >= 0
+        ]
+
+    def local_path(self, image_id: int) -> Path:
+        """The file behind an indexed local image; only ids in the index are served."""
+        if not 0 <= image_id < self.size:
+            raise InvalidQueryError(f"no image with id {image_id}")
+        source = self.bundle.urls[image_id]
+        parsed = urlparse(source)
+        if parsed.scheme.lower() in ("http", "https"):
+            raise InvalidQueryError(f"image {image_id} is remote: {source}")
+        return Path(unquote(parsed.path)) if parsed.scheme.lower() == "file" else Path(source)
+
+
+def check_compatible(encoder: Encoder, bundle: IndexBundle) -> None:
+    """Refuse to serve an index built by another model: its vectors live in another space."""
+    manifest = bundle.manifest
+    if manifest.encoder_id != encoder.id:
+        raise IndexLoadError(
+            f"the index was built with {manifest.encoder_id} but the API is configured with "
+            f"{encoder.id}; set IMAGESEARCH_MODEL / IMAGESEARCH_PRETRAINED to match, or rebuild"
+        )
+    if bundle.index.d != encoder.dim:
+        raise IndexLoadError(f"index dimension {bundle.index.d} != encoder dimension {encoder.dim}")

@@ -1,0 +1,91 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import tiny_settings
+
+from imagesearch.errors import IndexLoadError
+from imagesearch.index_store import build_flat_index, load_bundle, save_bundle, write_bytes_atomic
+from imagesearch.metadata import Manifest
+
+
+def unit_vectors(n: int, dim: int = 8, seed: int = 0) -> np.ndarray:
+    vectors = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def manifest() -> Manifest:
+    return Manifest(encoder_id="e", model="m", pretrained="p", dim=0, count=0, index_type="")
+
+
+def save(tmp_path: Path, n: int = 5) -> tuple[object, np.ndarray, list[str]]:
+    settings = tiny_settings(tmp_path / "x.pt", tmp_path / "data")
+    vectors = unit_vectors(n)
+    urls = [f"https://img/{i}.jpg" for i in range(n)]
+    save_bundle(settings, build_flat_index(vectors), urls, manifest())
+    return settings, vectors, urls
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    settings, vectors, urls = save(tmp_path)
+    bundle = load_bundle(settings)  # type: ignore[arg-type]
+    assert bundle.urls == urls
+    np.testing.assert_array_equal(bundle.index.reconstruct_n(0, 5), vectors)
+    assert bundle.manifest.count == 5 and bundle.manifest.dim == 8
+    assert bundle.manifest.index_type == "IndexFlatIP"
+    # Inner product on unit vectors is cosine: each vector is its own best match at 1.0.
+    scores, ids = bundle.index.search(vectors, 1)
+    assert ids[:, 0].tolist() == list(range(5))
+    np.testing.assert_allclose(scores[:, 0], 1.0, atol=1e-6)
+
+
+def test_files_land_at_the_documented_paths_without_temp_leftovers(tmp_path: Path) -> None:
+    save(tmp_path)
+    data = tmp_path / "data"
+    names = sorted(str(p.relative_to(data)) for p in data.rglob("*") if p.is_file())
+    assert names == ["embeddings/image_urls.pkl", "faiss_index/image_index.faiss", "manifest.json"]
+
+
+def test_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "file.bin"
+    target.write_bytes(b"old")
+
+    class BoomError(Exception):
+        pass
+
+    from imagesearch.index_store import atomic_path
+
+    with pytest.raises(BoomError), atomic_path(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise BoomError
+    assert target.read_bytes() == b"old"
+    assert list(tmp_path.iterdir()) == [target]
+    write_bytes_atomic(target, b"new")
+    assert target.read_bytes() == b"new"
+
+
+@pytest.mark.parametrize("victim", ["faiss_index/image_index.faiss", "embeddings/image_urls.pkl"])
+def test_tampering_is_detected(tmp_path: Path, victim: str) -> None:
+    settings, _, _ = save(tmp_path)
+    path = tmp_path / "data" / victim
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(IndexLoadError, match="checksum"):
+        load_bundle(settings)  # type: ignore[arg-type]
+
+
+def test_missing_files_are_clear_errors(tmp_path: Path) -> None:
+    settings, _, _ = save(tmp_path)
+    (tmp_path / "data" / "faiss_index" / "image_index.faiss").unlink()
+    with pytest.raises(IndexLoadError, match="missing"):
+        load_bundle(settings)  # type: ignore[arg-type]
+    (tmp_path / "data" / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexLoadError, match="not a valid manifest"):
+        load_bundle(settings)  # type: ignore[arg-type]
+
+
+def test_mismatched_counts_are_refused(tmp_path: Path) -> None:
+    settings = tiny_settings(tmp_path / "x.pt", tmp_path / "data")
+    with pytest.raises(ValueError, match="3 vectors but 2 URLs"):
+        save_bundle(settings, build_flat_index(unit_vectors(3)), ["a", "b"], manifest())
