@@ -160,6 +160,13 @@ def test_oversized_upload_is_413(built_index: BuiltIndex, tmp_path: Path) -> Non
         assert len(big) > 1000
         response = upload(server, big)
         assert response.status_code == 413 and "1,000-byte limit" in response.json()["detail"]
+        # A body that announces itself as huge is refused before it is read.
+        huge = httpx.post(
+            f"{server.url}/search-by-image",
+            content=b"x" * 200_000,
+            headers={"Content-Type": "multipart/form-data; boundary=b"},
+        )
+        assert huge.status_code == 413 and "limited to 1,000" in huge.json()["detail"]
         assert httpx.get(f"{server.url}/health").status_code == 200
     finally:
         stop(server)

@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from imagesearch import __version__
 from imagesearch.api.errors import install_error_handlers
+from imagesearch.api.limits import BodySizeLimit
 from imagesearch.api.routes import build_router
 from imagesearch.config import Settings
 from imagesearch.encoder import load_encoder
@@ -40,6 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Text -> image and image -> image search over a CLIP + FAISS index.",
         lifespan=lifespan,
     )
+    # Added first, so CORS (added last, outermost) also decorates its 413 for the browser UI.
+    app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
