@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 export NEXT_TELEMETRY_DISABLED := 1
 
-.PHONY: help setup lint test test-backend index api demo bench clean
+.PHONY: help setup lint test test-backend index api demo bench clean eval docker-lint
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -32,7 +32,7 @@ lint: setup ## ruff + mypy on the backend
 test-backend: setup ## backend unit + HTTP tests
 	cd backend && ../$(PY) -m pytest $(PYTEST_ARGS)
 
-test: lint test-backend ## every check and test (what CI runs)
+test: lint docker-lint test-backend ## every check and test (what CI runs)
 
 index: setup ## build the index: make index SOURCE=photos_url.csv|folder|list.txt
 	@test -n "$(SOURCE)" || { echo "usage: make index SOURCE=path/to/photos_url.csv|folder|list.txt"; exit 2; }
@@ -48,6 +48,14 @@ demo: setup ## build the default index if it is missing, then serve the API
 
 bench: setup ## pipeline throughput and /search latency figures
 	$(PY) bench/bench_core.py
+
+eval: setup ## score the index: make eval [CAPTIONS=captions.csv] [LABELS=class-folders|labels.csv]
+	$(PY) backend/evaluate.py --data-dir "$(DATA_DIR)" $(if $(CAPTIONS),--captions "$(CAPTIONS)") $(if $(LABELS),--labels "$(LABELS)")
+
+docker-lint: setup ## lint the Dockerfiles (hadolint) and compose files (compose-spec schema), offline
+	$(VENV)/bin/hadolint backend/Dockerfile frontend/Dockerfile
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec compose.yaml compose.gpu.yaml
+	@if docker compose version >/dev/null 2>&1; then docker compose -f compose.yaml -f compose.gpu.yaml config --quiet && echo "docker compose config: ok"; fi
 
 clean: ## remove the venv and built data
 	rm -rf $(VENV) backend/data
