@@ -1,0 +1,47 @@
+"use client";
+
+import { useState } from "react";
+
+import { BrokenImageIcon, CloseIcon } from "@/components/icons";
+import type { QueryImage } from "@/lib/types";
+
+/** The image being searched with, and a way to clear it. */
+export function QueryImageCard({ image, onClear }: { image: QueryImage; onClear: () => void }) {
+  const [failed, setFailed] = useState(false);
+  return (
+    <div
+      data-testid="query-image"
+      className="flex items-center gap-4 rounded-2xl border border-zinc-200 bg-white p-3 pr-4 shadow-sm dark:border-zinc-800 dark:bg-zinc-900"
+    >
+      <div className="flex size-16 shrink-0 items-center justify-center overflow-hidden rounded-xl bg-zinc-100 dark:bg-zinc-800">
+        {failed ? (
+          <BrokenImageIcon className="size-6 text-zinc-400" />
+        ) : (
+          // eslint-disable-next-line @next/next/no-img-element -- a local object URL or the API's image
+          <img
+            src={image.previewUrl}
+            alt={`Query image: ${image.label}`}
+            className="size-full object-cover"
+            onError={() => setFailed(true)}
+          />
+        )}
+      </div>
+      <div className="min-w-0 flex-1">
+        <p className="text-xs font-medium uppercase tracking-wide text-indigo-600 dark:text-indigo-400">
+          {image.source === "result" ? "More like this" : "Searching with an image"}
+        </p>
+        <p className="truncate text-sm font-medium text-zinc-900 dark:text-zinc-100" title={image.label}>
+          {image.label}
+        </p>
+      </div>
+      <button
+        type="button"
+        onClick={onClear}
+        className="inline-flex shrink-0 items-center gap-1.5 rounded-full border border-zinc-300 px-3 py-1.5 text-sm font-medium text-zinc-700 hover:bg-zinc-100 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-500 dark:border-zinc-700 dark:text-zinc-300 dark:hover:bg-zinc-800"
+      >
+        <CloseIcon className="size-4" />
+        Clear image
+      </button>
+    </div>
+  );
+}

@@ -1,0 +1,17 @@
+/** Where the end-to-end servers listen (playwright.config.ts starts them; specs talk to them). */
+
+const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+
+export const API_PORT = port("E2E_API_PORT", 8765);
+export const WEB_PORT = port("E2E_WEB_PORT", 3100);
+/** A second `next start` of the same build, pointed at a port where no API listens. */
+export const DOWN_WEB_PORT = port("E2E_DOWN_WEB_PORT", WEB_PORT + 1);
+export const DEAD_API_PORT = port("E2E_DEAD_API_PORT", 8799);
+
+export const API_URL = `http://127.0.0.1:${API_PORT}`;
+export const WEB_URL = `http://127.0.0.1:${WEB_PORT}`;
+export const DOWN_WEB_URL = `http://127.0.0.1:${DOWN_WEB_PORT}`;
+export const DEAD_API_URL = `http://127.0.0.1:${DEAD_API_PORT}`;
+
+/** How many images e2e/start-backend.sh indexes. */
+export const IMAGE_COUNT = port("E2E_IMAGE_COUNT", 20);

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The real search API over a small real index, for the end-to-end tests (Playwright's webServer
+# starts this script and stops it at the end of the run).
+#
+# Everything is rebuilt under frontend/.e2e/ (git-ignored) on each run:
+#   tiny.pt    random weights for a tiny CLIP architecture: no real weights exist offline, so text
+#              results are real but meaningless, while image -> image finds the image itself first
+#   images/    20 real JPEG/PNG files drawn with PIL (backend/tests/imagegen.py)
+#   data/      the index, built from images/ by the real pipeline (backend/run_pipeline.py)
+# then uvicorn serves backend/search_api.py in the foreground.
+set -euo pipefail
+
+FRONTEND="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(dirname "$FRONTEND")"
+PY="${E2E_PYTHON:-$ROOT/.venv/bin/python}"
+WORK="${E2E_WORK_DIR:-$FRONTEND/.e2e}"
+PORT="${E2E_API_PORT:-8765}"
+IMAGES="${E2E_IMAGE_COUNT:-20}"
+
+if [[ ! -x "$PY" ]]; then
+  echo "start-backend: no Python at $PY; run 'make setup' in $ROOT first" >&2
+  exit 1
+fi
+
+rm -rf "$WORK"
+mkdir -p "$WORK"
+LOG="$WORK/setup.log"
+trap 'status=$?; if (( status != 0 )); then cat "$LOG" >&2; fi' EXIT
+
+export IMAGESEARCH_MODEL=test-tiny-clip
+export IMAGESEARCH_MODEL_CONFIG_FILE="$ROOT/backend/tests/data/test-tiny-clip.json"
+export IMAGESEARCH_PRETRAINED="$WORK/tiny.pt"
+export IMAGESEARCH_DATA_DIR="$WORK/data"
+export IMAGESEARCH_DEVICE=cpu
+# The UI's origins (set by playwright.config.ts); the API only answers browsers from these.
+export IMAGESEARCH_CORS_ORIGINS="${E2E_WEB_ORIGINS:-http://127.0.0.1:3100}"
+
+"$PY" - "$ROOT" "$WORK" "$IMAGES" >>"$LOG" 2>&1 <<'PY'
+import sys
+from pathlib import Path
+
+root, work, count = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+sys.path[:0] = [str(root / "backend"), str(root / "backend" / "tests")]
+
+from imagegen import write_images
+from imagesearch.config import Settings
+from imagesearch.encoder import save_random_checkpoint
+
+settings = Settings()  # the IMAGESEARCH_* variables exported above
+save_random_checkpoint(settings, Path(settings.pretrained))
+write_images(work / "images", count)
+PY
+
+"$PY" "$ROOT/backend/run_pipeline.py" "$WORK/images" --quiet >>"$LOG" 2>&1
+echo "start-backend: indexed $IMAGES images in $WORK/data; serving on 127.0.0.1:$PORT" >&2
+
+cd "$ROOT/backend"
+trap - EXIT
+exec "$PY" -m uvicorn search_api:app --host 127.0.0.1 --port "$PORT" --log-level warning

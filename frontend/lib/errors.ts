@@ -1,0 +1,81 @@
+/** Turns a failed search into words for people: a title, a sentence, and what they can do next. */
+
+import { ApiError } from "@/lib/api";
+import type { SearchQuery } from "@/lib/types";
+
+export interface UserMessage {
+  title: string;
+  message: string;
+  /** Whether running the same request again could help (not for an unreadable upload, say). */
+  retryable: boolean;
+}
+
+export function describeError(error: unknown, query: SearchQuery | null, apiBaseUrl: string): UserMessage {
+  if (!(error instanceof ApiError)) {
+    return {
+      title: "Something went wrong",
+      message: "The search failed unexpectedly. Please try again.",
+      retryable: true,
+    };
+  }
+  const isImage = query?.kind === "image";
+  switch (error.kind) {
+    case "network":
+      return {
+        title: "Can't reach the search service",
+        message: `The image search API at ${apiBaseUrl} isn't answering. Check that it is running, then try again.`,
+        retryable: true,
+      };
+    case "image-download":
+      return {
+        title: "Couldn't load that image to search with it",
+        message:
+          "The server that hosts this image didn't let the browser download it" +
+          (error.status ? ` (HTTP ${error.status}).` : ".") +
+          " Try another result, or save the image and upload it.",
+        retryable: true,
+      };
+    case "invalid-response":
+      return {
+        title: "Unexpected answer from the search service",
+        message: `The server at ${apiBaseUrl} didn't answer like the image search API. Check the configured address.`,
+        retryable: true,
+      };
+    case "http":
+      return describeHttpError(error, isImage);
+  }
+}
+
+function describeHttpError(error: ApiError, isImage: boolean): UserMessage {
+  const status = error.status ?? 0;
+  const detail = error.detail ? sentence(error.detail) : "";
+  if (status === 413) {
+    return { title: "That image is too large", message: `${detail} Try a smaller image.`.trim(), retryable: false };
+  }
+  if (status === 422 && isImage) {
+    return {
+      title: "We couldn't read that image",
+      message: `${detail} Try a JPEG, PNG, WebP or GIF image.`.trim(),
+      retryable: false,
+    };
+  }
+  if (status >= 400 && status < 500) {
+    return {
+      title: "That search couldn't run",
+      message: detail || `The API refused it (HTTP ${status}).`,
+      retryable: false,
+    };
+  }
+  return {
+    title: "The search service ran into a problem",
+    message: `It answered with an error (HTTP ${status}). Try again in a moment.`,
+    retryable: true,
+  };
+}
+
+/** "the data is not an image" -> "The data is not an image." */
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}
