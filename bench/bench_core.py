@@ -30,16 +30,45 @@ sys.path.insert(0, str(ROOT / "backend" / "tests"))
 
 from conftest import free_port, settings_env  # noqa: E402
 from imagegen import make_image  # noqa: E402
+
 from imagesearch.config import Settings  # noqa: E402
 from imagesearch.encoder import load_encoder, save_random_checkpoint  # noqa: E402
 from imagesearch.images import decode_image  # noqa: E402
 from imagesearch.index_store import load_bundle  # noqa: E402
 from imagesearch.pipeline import PipelineOptions, run_pipeline  # noqa: E402
 
-WORDS = (
-    "a person dog cat red blue city night beach mountain car bicycle rain street old young "
-    "tree flower house river sunset snow food table window bird boat train coffee happy"
-).split()
+WORDS = [
+    "a",
+    "person",
+    "dog",
+    "cat",
+    "red",
+    "blue",
+    "city",
+    "night",
+    "beach",
+    "mountain",
+    "car",
+    "bicycle",
+    "rain",
+    "street",
+    "old",
+    "young",
+    "tree",
+    "flower",
+    "house",
+    "river",
+    "sunset",
+    "snow",
+    "food",
+    "table",
+    "window",
+    "bird",
+    "boat",
+    "train",
+    "coffee",
+    "happy",
+]
 
 
 def queries(count: int) -> list[str]:
@@ -114,7 +143,9 @@ def bench_latency(settings: Settings, n_queries: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--images", type=int, default=128)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -123,7 +154,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         settings = Settings(
-            model="ViT-B-32", pretrained=str(tmp / "vitb32.pt"), data_dir=tmp / "data", batch_size=args.batch_size
+            model="ViT-B-32",
+            pretrained=str(tmp / "vitb32.pt"),
+            data_dir=tmp / "data",
+            batch_size=args.batch_size,
         )
         save_random_checkpoint(settings, Path(settings.pretrained))
         (tmp / "images").mkdir()
@@ -131,7 +165,7 @@ def main() -> None:
         latency_settings = Settings(data_dir=args.data_dir) if args.data_dir else settings
         latency = bench_latency(latency_settings, args.queries)
     rows = [
-        ("bare encoder, images/s (batch %d)" % args.batch_size, f"{bare:.1f}"),
+        (f"bare encoder, images/s (batch {args.batch_size})", f"{bare:.1f}"),
         ("pipeline on local 1600x1200 JPEGs, images/s", f"{piped:.1f}"),
         ("pipeline / bare encoder", f"{piped / bare:.0%}"),
         (f"/search over HTTP p50 ms ({args.queries} queries, {int(latency['images'])} images)",

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     data_dir: Path = DEFAULT_DATA_DIR
 
     # Encoder.
+    encoder: Literal["auto", "clip", "fallback"] = Field(
+        default="auto",
+        description="auto: CLIP when its weights can be had, else the offline fallback (with a "
+        "warning); clip / fallback: force one",
+    )
     model: str = "ViT-B-32"
     pretrained: str = Field(
         default="openai",
@@ -43,6 +48,10 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     batch_size: int = Field(default=32, ge=1, le=4096)
     hub_probe_timeout_s: float = Field(default=3.0, gt=0)
+    cache_dir: Path = Field(
+        default=Path.home() / ".cache" / "imagesearch",
+        description="derived, re-creatable files (the fallback encoder's class embeddings)",
+    )
 
     # API.
     cors_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000", "http://127.0.0.1:3000"]
@@ -52,6 +61,10 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     max_image_pixels: int = Field(default=50_000_000, ge=1)
     verify_checksums: bool = True
+    request_timeout_s: float = Field(default=30.0, gt=0, description="longest search before a 503")
+    max_concurrent_searches: int = Field(
+        default=2, ge=1, le=64, description="encodes at once; more wait in FIFO order (fair tail latency)"
+    )
 
     # Pipeline fetching.
     fetch_workers: int = Field(default=16, ge=1, le=256)

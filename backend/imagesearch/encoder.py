@@ -1,4 +1,4 @@
-"""Encoders: the only module that imports torch / open_clip.
+"""Encoders: the only module that imports torch / open_clip (besides the offline fallback).
 
 An encoder turns texts and images into unit-length float32 vectors of shape (n, dim) in one
 shared space. The pipeline, the API and the notebook all go through ``load_encoder``, so the
@@ -22,7 +22,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from imagesearch.config import Settings
-from imagesearch.errors import EncoderUnavailableError
+from imagesearch.errors import EncoderUnavailableError, WeightsUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,14 @@ class Encoder(Protocol):
     @property
     def dim(self) -> int:
         """Dimension of the vectors."""
+
+    @property
+    def fallback(self) -> bool:
+        """True for the lower-quality offline fallback, False for CLIP."""
+
+    @property
+    def label(self) -> str:
+        """Short human description of the encoder, shown in /health and the UI."""
 
     def prepare(self, image: Image.Image) -> FloatArray:
         """Model's own preprocessing of one RGB image (thread-safe; runs in fetch workers)."""
@@ -98,12 +106,13 @@ class ClipEncoder:
                         f"the checkpoint {weights} does not fit IMAGESEARCH_MODEL={settings.model}: "
                         f"{exc or type(exc).__name__}; check IMAGESEARCH_PRETRAINED and IMAGESEARCH_MODEL"
                     ) from exc
-                raise EncoderUnavailableError(_weights_help(settings, exc)) from exc
+                raise WeightsUnavailableError(_weights_help(settings, exc)) from exc
         model.eval()
         self._model: Any = model
         self._preprocess: Any = preprocess
         self._tokenizer: Any = open_clip.get_tokenizer(settings.model)
         self._id = f"open_clip:{settings.model}:{weights_id}"
+        self._label = f"CLIP {settings.model} ({Path(weights).name if local else weights})"
         self._dim = int(open_clip.get_model_config(settings.model)["embed_dim"])
         logger.info("encoder %s ready on %s (dim %d)", self._id, self.device, self._dim)
 
@@ -114,6 +123,14 @@ class ClipEncoder:
     @property
     def dim(self) -> int:
         return self._dim
+
+    @property
+    def fallback(self) -> bool:
+        return False
+
+    @property
+    def label(self) -> str:
+        return self._label
 
     def prepare(self, image: Image.Image) -> FloatArray:
         tensor = self._preprocess(image)
@@ -174,8 +191,37 @@ def save_random_checkpoint(settings: Settings, path: Path, seed: int = 0) -> Pat
 
 
 def load_encoder(settings: Settings) -> Encoder:
-    """The one factory every entry point uses."""
-    return ClipEncoder(settings)
+    """The one factory every entry point uses.
+
+    ``IMAGESEARCH_ENCODER=auto`` (default): CLIP whenever its weights can be had (hub cache,
+    download, or a checkpoint file); only when they cannot, the offline fallback, with a warning.
+    ``clip`` / ``fallback`` force one. Configuration errors (unknown model, missing checkpoint
+    file) never fall back: they are mistakes to fix, not a machine without weights.
+    """
+    if settings.encoder == "fallback":
+        return _load_fallback(settings)
+    try:
+        return ClipEncoder(settings)
+    except WeightsUnavailableError as exc:
+        if settings.encoder == "clip":
+            raise
+        logger.warning(
+            "CLIP weights unavailable, so the LOWER-QUALITY offline fallback encoder is used "
+            "(set IMAGESEARCH_ENCODER=clip to fail instead): %s",
+            str(exc).splitlines()[0],
+        )
+        try:
+            return _load_fallback(settings)
+        except EncoderUnavailableError as fallback_exc:
+            raise EncoderUnavailableError(
+                f"{exc}\nThe offline fallback is not usable either: {fallback_exc}"
+            ) from fallback_exc
+
+
+def _load_fallback(settings: Settings) -> Encoder:
+    from imagesearch.fallback_encoder import FallbackEncoder
+
+    return FallbackEncoder(settings)
 
 
 def _pick_device(requested: str, cuda_available: bool) -> str:

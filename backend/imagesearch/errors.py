@@ -31,5 +31,9 @@ class EncoderUnavailableError(ImageSearchError):
     """The configured model or its weights cannot be loaded."""
 
 
+class WeightsUnavailableError(EncoderUnavailableError):
+    """Valid settings, but the CLIP weights cannot be obtained here (no hub, no cache, no file)."""
+
+
 class IndexLoadError(ImageSearchError):
     """Index, metadata and manifest are missing, inconsistent, tampered or do not fit the encoder."""

@@ -12,6 +12,9 @@ from imagesearch.errors import ImageTooLargeError, InvalidImageError
 # The pixel limit is enforced by decode_image before any pixel is decoded, so PIL's own global
 # bomb check (a process-wide setting) is left at its default as a second line of defence.
 _WHITE = (255, 255, 255)
+# CLIP-style preprocessing scales the short side to ~224 px: a 10000x1 strip would become a
+# 2-gigapixel buffer. Real panoramas stay far below this ratio.
+MAX_ASPECT_RATIO = 50
 
 
 def decode_image(data: bytes, max_pixels: int) -> Image.Image:
@@ -31,6 +34,10 @@ def decode_image(data: bytes, max_pixels: int) -> Image.Image:
         width, height = image.size
         if width <= 0 or height <= 0:
             raise InvalidImageError("the image has no pixels")
+        if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+            raise InvalidImageError(
+                f"the image is {width}x{height}; sides more than {MAX_ASPECT_RATIO}:1 are not supported"
+            )
         if width * height > max_pixels:
             raise ImageTooLargeError(
                 f"the image is {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}"

@@ -1,14 +1,19 @@
 """Index storage: the only module that reads or writes the FAISS index and its metadata files.
 
-Saves are atomic per file (temp file, fsync, rename) and the manifest is renamed last, so an
-interrupted build leaves the previous complete set in place. Loads check that the three files
-agree (counts, dimension, checksums) before anything is served.
+Saving the three files (URL list, index, manifest) is one atomic commit: each is written to a
+temp file beside its target and fsynced; then a small journal naming the temp files is written
+atomically (the commit point); then the temp files are renamed over the targets and the journal
+is removed. A crash before the commit point leaves the previous set untouched (the orphaned temp
+files are removed later); a crash after it is rolled forward by ``recover`` on the next load or
+save, so readers never see a mix of two builds. Loads check that the three files agree (counts,
+dimension, checksums) before anything is served.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -20,7 +25,7 @@ import faiss
 import numpy as np
 from pydantic import ValidationError
 
-from imagesearch.config import INDEX_RELPATH, URLS_RELPATH, Settings
+from imagesearch.config import INDEX_RELPATH, MANIFEST_RELPATH, URLS_RELPATH, Settings
 from imagesearch.encoder import FloatArray
 from imagesearch.errors import IndexLoadError
 from imagesearch.metadata import Manifest, dumps_urls, loads_urls
@@ -69,8 +74,11 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+JOURNAL_NAME = ".commit-journal.json"
+
+
 def save_bundle(settings: Settings, index: Any, urls: list[str], manifest: Manifest) -> Manifest:
-    """Write index, URL list and manifest (with checksums) atomically; return the manifest."""
+    """Write index, URL list and manifest (with checksums) as one atomic commit."""
     if index.ntotal != len(urls):
         raise ValueError(f"index has {index.ntotal} vectors but {len(urls)} URLs")
     urls_bytes = dumps_urls(urls)
@@ -86,10 +94,54 @@ def save_bundle(settings: Settings, index: Any, urls: list[str], manifest: Manif
             },
         }
     )
-    write_bytes_atomic(settings.urls_path, urls_bytes)
-    write_bytes_atomic(settings.index_path, index_bytes)
-    write_bytes_atomic(settings.manifest_path, manifest.model_dump_json(indent=2).encode())
+    recover(settings.data_dir)
+    files = {
+        settings.urls_path: urls_bytes,
+        settings.index_path: index_bytes,
+        settings.manifest_path: manifest.model_dump_json(indent=2).encode(),
+    }
+    staged = {target: stage_file(target, data) for target, data in files.items()}
+    journal = {str(target.relative_to(settings.data_dir)): tmp.name for target, tmp in staged.items()}
+    write_bytes_atomic(settings.data_dir / JOURNAL_NAME, json.dumps(journal).encode())
+    recover(settings.data_dir)
     return manifest
+
+
+def stage_file(target: Path, data: bytes) -> Path:
+    """Write ``data`` to a durable temp file beside ``target`` and return its path."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".staged", dir=target.parent)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return Path(name)
+
+
+def recover(data_dir: Path, remove_orphans: bool = True) -> None:
+    """Finish a commit whose journal exists; drop temp files of a commit that never happened.
+
+    Readers pass ``remove_orphans=False``: staged files without a journal may belong to a build
+    that is still running.
+    """
+    journal_path = data_dir / JOURNAL_NAME
+    if journal_path.is_file():
+        try:
+            journal: dict[str, str] = json.loads(journal_path.read_bytes())
+            for target_name, tmp_name in journal.items():
+                target = data_dir / target_name
+                staged = target.parent / tmp_name
+                if staged.is_file():
+                    staged.replace(target)
+                    _fsync_dir(target.parent)
+            journal_path.unlink(missing_ok=True)
+        except (OSError, ValueError) as exc:
+            raise IndexLoadError(f"cannot finish the interrupted index write in {data_dir}: {exc}") from exc
+    if not remove_orphans:
+        return
+    for relpath in (INDEX_RELPATH, URLS_RELPATH, MANIFEST_RELPATH):
+        for orphan in (data_dir / relpath).parent.glob(f".{relpath.name}.*.staged"):
+            orphan.unlink(missing_ok=True)
 
 
 def read_manifest(settings: Settings) -> Manifest:
@@ -107,6 +159,7 @@ def read_manifest(settings: Settings) -> Manifest:
 
 def load_bundle(settings: Settings) -> IndexBundle:
     """Load and cross-check index, URLs and manifest; raise IndexLoadError on any mismatch."""
+    recover(settings.data_dir, remove_orphans=False)
     manifest = read_manifest(settings)
     for path in (settings.index_path, settings.urls_path):
         if not path.is_file():

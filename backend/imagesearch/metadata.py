@@ -28,6 +28,9 @@ class Manifest(BaseModel):
     source: str = ""
     failed: int = 0
     checksums: dict[str, str] = Field(default_factory=dict, description="relative path -> sha256")
+    # Which kind of encoder built it (defaults keep manifests written before these fields loading).
+    fallback: bool = Field(default=False, description="built by the lower-quality offline fallback")
+    encoder_label: str = ""
 
 
 class _NoGlobalsUnpickler(pickle.Unpickler):

@@ -132,8 +132,10 @@ def run_pipeline(settings: Settings, options: PipelineOptions, encoder: Encoder)
         urls,
         Manifest(
             encoder_id=encoder.id,
-            model=settings.model,
-            pretrained=_pretrained_label(settings),
+            model="offline-fallback" if encoder.fallback else settings.model,
+            pretrained="packaged" if encoder.fallback else _pretrained_label(settings),
+            fallback=encoder.fallback,
+            encoder_label=encoder.label,
             dim=encoder.dim,
             count=len(urls),
             index_type="",

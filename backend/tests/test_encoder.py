@@ -68,6 +68,7 @@ def test_unreachable_hub_fails_fast_with_instructions(tmp_path: Path) -> None:
     env.update(
         HF_ENDPOINT="http://127.0.0.1:9", HF_HOME=str(tmp_path / "hf"), IMAGESEARCH_DATA_DIR=str(tmp_path)
     )
+    env["IMAGESEARCH_ENCODER"] = "clip"  # auto would fall back to the offline encoder instead
     listing = tmp_path / "list.txt"
     listing.write_text("a.jpg\n")
     started = time.monotonic()

@@ -82,3 +82,9 @@ def test_decompression_bomb_is_refused_before_decoding() -> None:
     assert len(bomb) < 200_000
     with pytest.raises(ImageTooLargeError, match="pixels"):
         decode_image(bomb, MAX_PIXELS)
+
+
+def test_degenerate_strips_are_refused() -> None:
+    with pytest.raises(InvalidImageError, match="50:1"):
+        decode_image(encode(Image.new("RGB", (10_000, 1)), "PNG"), MAX_PIXELS)
+    assert decode_image(encode(Image.new("RGB", (4000, 400)), "PNG"), MAX_PIXELS).size == (4000, 400)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -27,7 +29,13 @@ class HealthResponse(BaseModel):
     encoder: str
     index_type: str
     created_at: str
+    fallback: bool = Field(description="true when the lower-quality offline fallback encoder serves")
+    encoder_label: str = Field(description="which encoder serves, in words")
+    warning: str | None = Field(default=None, description="what the fallback cannot do; null for CLIP")
 
 
 class ErrorResponse(BaseModel):
-    detail: str
+    detail: str = Field(description="what went wrong, in words")
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="for invalid parameters: the structured list of problems"
+    )
