@@ -8,6 +8,7 @@ assert on image -> image behaviour and on structure.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -147,11 +148,20 @@ def stop(server: Server) -> None:
         server.process.wait()
 
 
-@pytest.fixture(scope="session")
-def api(built_index: BuiltIndex, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = start_api(built_index.settings, tmp_path_factory.mktemp("logs") / "api.log")
+@contextlib.contextmanager
+def serving(
+    settings: Settings, log: Path, extra_env: dict[str, str] | None = None, timeout_s: float = 90.0
+) -> Iterator[Server]:
+    """A ready API process for the duration of the block, stopped afterwards."""
+    server = start_api(settings, log, extra_env)
     try:
-        wait_ready(server)
+        wait_ready(server, timeout_s)
         yield server
     finally:
         stop(server)
+
+
+@pytest.fixture(scope="session")
+def api(built_index: BuiltIndex, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with serving(built_index.settings, tmp_path_factory.mktemp("logs") / "api.log") as server:
+        yield server

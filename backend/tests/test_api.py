@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from conftest import BuiltIndex, Server, start_api, stop, tiny_settings, wait_ready
+from conftest import BuiltIndex, Server, serving, start_api, tiny_settings
 from PIL import Image
 
 from imagesearch.encoder import save_random_checkpoint
@@ -152,10 +152,8 @@ def test_openapi_documents_limits(api: Server) -> None:
 
 
 def test_oversized_upload_is_413(built_index: BuiltIndex, tmp_path: Path) -> None:
-    settings = built_index.settings
-    server = start_api(settings, tmp_path / "api.log", {"IMAGESEARCH_MAX_UPLOAD_BYTES": "1000"})
-    try:
-        wait_ready(server)
+    limits = {"IMAGESEARCH_MAX_UPLOAD_BYTES": "1000"}
+    with serving(built_index.settings, tmp_path / "api.log", limits) as server:
         big = Path(load_urls(built_index)[0]).read_bytes()
         assert len(big) > 1000
         response = upload(server, big)
@@ -168,8 +166,6 @@ def test_oversized_upload_is_413(built_index: BuiltIndex, tmp_path: Path) -> Non
         )
         assert huge.status_code == 413 and "limited to 1,000" in huge.json()["detail"]
         assert httpx.get(f"{server.url}/health").status_code == 200
-    finally:
-        stop(server)
 
 
 def refused_start(settings_dir: Path, built_index: BuiltIndex, log: Path, **env: str) -> str:

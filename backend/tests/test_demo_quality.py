@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import BACKEND_DIR, Server, start_api, stop, tiny_settings, wait_ready
+from conftest import BACKEND_DIR, Server, serving, start_api, stop, tiny_settings
 
 from imagesearch.config import Settings
 from imagesearch.demo_gallery import GalleryReport, build_gallery
@@ -67,12 +67,8 @@ def quality(demo: DemoIndex) -> DemoQuality:
 @pytest.fixture(scope="module")
 def demo_api(demo: DemoIndex, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log = tmp_path_factory.mktemp("demo-logs") / "api.log"
-    server = start_api(demo.settings, log, extra_env={"IMAGESEARCH_ENCODER": "fallback"})
-    try:
-        wait_ready(server, timeout_s=240)
+    with serving(demo.settings, log, {"IMAGESEARCH_ENCODER": "fallback"}, timeout_s=240) as server:
         yield server
-    finally:
-        stop(server)
 
 
 @pytest.mark.parametrize("metric", sorted(FLOORS))

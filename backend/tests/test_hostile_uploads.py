@@ -19,7 +19,7 @@ import httpx
 import numpy as np
 import psutil
 import pytest
-from conftest import BuiltIndex, Server, start_api, stop, wait_ready
+from conftest import BuiltIndex, Server, serving
 from PIL import Image
 
 from imagesearch.index_store import load_bundle
@@ -152,12 +152,8 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def server(built_index: BuiltIndex, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_api(built_index.settings, tmp_path_factory.mktemp("hostile") / "api.log")
-    try:
-        wait_ready(srv)
+    with serving(built_index.settings, tmp_path_factory.mktemp("hostile") / "api.log") as srv:
         yield srv
-    finally:
-        stop(srv)
 
 
 class PeakRss:
