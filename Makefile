@@ -26,7 +26,7 @@ $(STAMP): backend/pyproject.toml
 
 setup: $(STAMP) ## create .venv and install the backend (with dev tools)
 
-lint: setup ## ruff + mypy on the backend
+lint: setup-demo ## ruff + mypy on the backend (with the demo extra, as the tests see it)
 	cd backend && ../$(VENV)/bin/ruff check . ../bench && ../$(VENV)/bin/ruff format --check . ../bench && ../$(VENV)/bin/mypy
 
 test-backend: setup demo-data ## backend unit + HTTP tests (demo tests use the demo images)
