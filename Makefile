@@ -80,6 +80,14 @@ demo: demo-data ## demo images + index (built once, then reused), API and UI; pr
 bench: setup ## pipeline throughput and /search latency figures
 	$(PY) bench/bench_core.py
 
+.PHONY: bench-latency
+bench-latency: setup ## query latency before/after (text, repeated, image upload, pipeline), one table
+	$(PY) bench/bench_latency.py
+
+.PHONY: bench-ann
+bench-ann: setup ## ANN index types on clustered 512-d vectors: 100k (FULL=1 adds 1M), one table
+	$(PY) bench/bench_ann.py $(if $(FULL),--full)
+
 eval: setup ## score the index: make eval [CAPTIONS=captions.csv] [LABELS=class-folders|labels.csv]
 	$(PY) backend/evaluate.py --data-dir "$(DATA_DIR)" $(if $(CAPTIONS),--captions "$(CAPTIONS)") $(if $(LABELS),--labels "$(LABELS)")
 

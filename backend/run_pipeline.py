@@ -33,6 +33,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, help="index only the first N images")
     parser.add_argument("--batch-size", type=int, help="images per encoder batch")
     parser.add_argument("--workers", type=int, help="concurrent fetch/decode workers")
+    parser.add_argument(
+        "--index-factory", help="force a FAISS factory string, e.g. 'HNSW32,Flat' (default: chosen by size)"
+    )
+    parser.add_argument(
+        "--incremental",
+        action="store_true",
+        help="reuse the vectors of sources the existing index holds; encode only new ones, drop removed ones",
+    )
     parser.add_argument("--no-resume", action="store_true", help="ignore checkpoints of an interrupted run")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
@@ -45,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         "data_dir": args.data_dir,
         "batch_size": args.batch_size,
         "fetch_workers": args.workers,
+        "index_factory": args.index_factory,
     }
     try:
         settings = Settings(**{key: value for key, value in overrides.items() if value is not None})
@@ -53,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             url_column=args.url_column,
             limit=args.limit,
             resume=not args.no_resume,
+            incremental=args.incremental,
             progress=False if args.quiet else None,
         )
         report = run_pipeline(settings, options, load_encoder(settings))
@@ -63,7 +73,14 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("interrupted; run the same command again to resume where it stopped")
         return 130
     logger.info("%s", report.summary())
-    logger.info("index: %s (%s)", settings.index_path, report.manifest.index_type)
+    manifest = report.manifest
+    logger.info(
+        "index: %s (%s, %s, recall@10 %s)",
+        settings.index_path,
+        manifest.index_type,
+        manifest.search_params or "exact",
+        manifest.recall_at_10,
+    )
     if report.failed:
         logger.info("failures listed in %s", settings.failures_path)
     return 0

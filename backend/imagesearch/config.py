@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         default=Path.home() / ".cache" / "imagesearch",
         description="derived, re-creatable files (the fallback encoder's class embeddings)",
     )
+    jpeg_draft_factor: int = Field(
+        default=0,
+        ge=0,
+        le=16,
+        description="decode JPEG queries at reduced scale while both sides stay >= this x the model "
+        "input (0: off, full decode)",
+    )
 
     # API.
     cors_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000", "http://127.0.0.1:3000"]
@@ -65,6 +72,14 @@ class Settings(BaseSettings):
     max_concurrent_searches: int = Field(
         default=2, ge=1, le=64, description="encodes at once; more wait in FIFO order (fair tail latency)"
     )
+    text_cache_size: int = Field(default=1024, ge=0, description="text query vectors kept (LRU); 0: off")
+    faiss_threads: int = Field(
+        default=1,
+        ge=0,
+        le=256,
+        description="OpenMP threads per FAISS search in the API (0: FAISS default, all cores); one "
+        "query scans fastest on one thread on a few cores",
+    )
 
     # Pipeline fetching.
     fetch_workers: int = Field(default=16, ge=1, le=256)
@@ -73,6 +88,14 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     user_agent: str = "imagesearch-pipeline/0.1 (+https://github.com/imagesearch/imagesearch)"
     chunk_size: int = Field(default=512, ge=1, description="images per resumable checkpoint")
+
+    # Index choice and loading (see imagesearch/index_factory.py).
+    index_memory_gb: float = Field(default=4.0, gt=0, description="RAM the index may use; picks the type")
+    index_factory: str = Field(default="", description="force a FAISS factory string, e.g. 'HNSW32,Flat'")
+    flat_max_vectors: int = Field(default=50_000, ge=0, description="exact search below this many vectors")
+    index_target_recall: float = Field(default=0.95, gt=0, le=1, description="recall@10 the knobs aim at")
+    mmap_min_bytes: int = Field(default=256 * 1024 * 1024, ge=0, description="memory-map indexes this big")
+    admin_token: str | None = Field(default=None, description="enables POST /admin/reload (Bearer token)")
 
     @field_validator("cors_origins", mode="before")
     @classmethod

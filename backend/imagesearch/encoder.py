@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from imagesearch.clip_fast import encode_text_fast, text_path
 from imagesearch.config import Settings
 from imagesearch.errors import EncoderUnavailableError, WeightsUnavailableError
 
@@ -111,6 +112,9 @@ class ClipEncoder:
         self._model: Any = model
         self._preprocess: Any = preprocess
         self._tokenizer: Any = open_clip.get_tokenizer(settings.model)
+        self._text_path = text_path(model)  # exact shortcut for causal text towers (clip_fast)
+        size = open_clip.get_model_config(settings.model)["vision_cfg"].get("image_size", 224)
+        self._image_size = int(max(size) if isinstance(size, (list, tuple)) else size)
         self._id = f"open_clip:{settings.model}:{weights_id}"
         self._label = f"CLIP {settings.model} ({Path(weights).name if local else weights})"
         self._dim = int(open_clip.get_model_config(settings.model)["embed_dim"])
@@ -131,6 +135,11 @@ class ClipEncoder:
     @property
     def label(self) -> str:
         return self._label
+
+    @property
+    def image_size(self) -> int:
+        """Side of the model's square input, in pixels (lets decoders skip unneeded detail)."""
+        return self._image_size
 
     def prepare(self, image: Image.Image) -> FloatArray:
         tensor = self._preprocess(image)
@@ -157,7 +166,7 @@ class ClipEncoder:
         for start in range(0, len(texts), self.batch_size):
             tokens = self._tokenizer(list(texts[start : start + self.batch_size]))
             with self._inference():
-                features = self._model.encode_text(tokens.to(self.device))
+                features = encode_text_fast(self._model, tokens.to(self.device), self._text_path)
             parts.append(features.float().cpu().numpy())
         return normalize_rows(np.concatenate(parts))
 

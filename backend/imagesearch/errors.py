@@ -37,3 +37,7 @@ class WeightsUnavailableError(EncoderUnavailableError):
 
 class IndexLoadError(ImageSearchError):
     """Index, metadata and manifest are missing, inconsistent, tampered or do not fit the encoder."""
+
+
+class IndexBuildError(ImageSearchError):
+    """An index that cannot be built as asked (bad factory string, too few vectors to train)."""

@@ -17,8 +17,12 @@ _WHITE = (255, 255, 255)
 MAX_ASPECT_RATIO = 50
 
 
-def decode_image(data: bytes, max_pixels: int) -> Image.Image:
+def decode_image(data: bytes, max_pixels: int, min_side: int | None = None) -> Image.Image:
     """Decode ``data`` into an RGB image.
+
+    With ``min_side``, a JPEG is decoded at a reduced scale (1/2, 1/4 or 1/8, scaled by libjpeg
+    in the DCT: less pixel work, though entropy decoding still reads every byte) as long as both
+    sides stay at least ``min_side`` pixels. Not bit-identical to a full decode plus resize.
 
     Reads only the header first and refuses images over ``max_pixels`` (decompression bombs)
     before decoding. Applies the EXIF orientation, takes the first frame of animations, and
@@ -42,6 +46,8 @@ def decode_image(data: bytes, max_pixels: int) -> Image.Image:
             raise ImageTooLargeError(
                 f"the image is {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}"
             )
+        if min_side is not None and image.format == "JPEG":
+            image.draft(image.mode, (min_side, min_side))
         image.load()
         return to_rgb(ImageOps.exif_transpose(image))
     except (ImageTooLargeError, InvalidImageError):

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from imagesearch.config import INDEX_RELPATH, MANIFEST_RELPATH, URLS_RELPATH, Settings
 from imagesearch.encoder import FloatArray
 from imagesearch.errors import IndexLoadError
+from imagesearch.index_factory import apply_search_params
 from imagesearch.metadata import Manifest, dumps_urls, loads_urls
 
 
@@ -164,15 +165,13 @@ def load_bundle(settings: Settings) -> IndexBundle:
     for path in (settings.index_path, settings.urls_path):
         if not path.is_file():
             raise IndexLoadError(f"{path} is missing; rebuild the index with run_pipeline.py")
-    index_bytes = settings.index_path.read_bytes()
     urls_bytes = settings.urls_path.read_bytes()
     if settings.verify_checksums:
-        _verify(manifest, INDEX_RELPATH, index_bytes)
-        _verify(manifest, URLS_RELPATH, urls_bytes)
-    try:
-        index = faiss.deserialize_index(np.frombuffer(index_bytes, dtype=np.uint8))
-    except RuntimeError as exc:
-        raise IndexLoadError(f"{settings.index_path} is not a readable FAISS index: {exc}") from exc
+        _verify(manifest, URLS_RELPATH, hashlib.sha256(urls_bytes).hexdigest())
+    if settings.index_path.stat().st_size >= settings.mmap_min_bytes:
+        index = _read_index_mapped(settings, manifest)
+    else:
+        index = _read_index_bytes(settings, manifest)
     urls = loads_urls(urls_bytes)
     if not (index.ntotal == len(urls) == manifest.count):
         raise IndexLoadError(
@@ -181,12 +180,46 @@ def load_bundle(settings: Settings) -> IndexBundle:
         )
     if index.d != manifest.dim:
         raise IndexLoadError(f"index dimension {index.d} != manifest dimension {manifest.dim}")
+    try:
+        apply_search_params(index, manifest.search_params)
+    except RuntimeError as exc:
+        raise IndexLoadError(f"the manifest's search parameters do not fit the index: {exc}") from exc
     return IndexBundle(index=index, urls=urls, manifest=manifest)
 
 
-def _verify(manifest: Manifest, relpath: Path, data: bytes) -> None:
+def _read_index_bytes(settings: Settings, manifest: Manifest) -> Any:
+    index_bytes = settings.index_path.read_bytes()
+    if settings.verify_checksums:
+        _verify(manifest, INDEX_RELPATH, hashlib.sha256(index_bytes).hexdigest())
+    try:
+        return faiss.deserialize_index(np.frombuffer(index_bytes, dtype=np.uint8))
+    except RuntimeError as exc:
+        raise IndexLoadError(f"{settings.index_path} is not a readable FAISS index: {exc}") from exc
+
+
+def _read_index_mapped(settings: Settings, manifest: Manifest) -> Any:
+    """Hash by streaming, then let FAISS memory-map the vectors / inverted lists.
+
+    The pages are shared between worker processes and loaded on demand, so a large index
+    starts fast. A save replaces the file by rename, so a mapped older file stays intact;
+    the inode check catches a save that lands between hashing and mapping.
+    """
+    path = settings.index_path
+    with path.open("rb") as handle:
+        hashed_inode = os.fstat(handle.fileno()).st_ino
+        if settings.verify_checksums:
+            _verify(manifest, INDEX_RELPATH, hashlib.file_digest(handle, "sha256").hexdigest())
+    try:
+        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+    except RuntimeError as exc:
+        raise IndexLoadError(f"{path} is not a readable FAISS index: {exc}") from exc
+    if path.stat().st_ino != hashed_inode:
+        raise IndexLoadError(f"{path} was replaced while it was loading; load again")
+    return index
+
+
+def _verify(manifest: Manifest, relpath: Path, actual: str) -> None:
     expected = manifest.checksums.get(str(relpath))
-    actual = hashlib.sha256(data).hexdigest()
     if expected is None:
         raise IndexLoadError(f"manifest has no checksum for {relpath}")
     if actual != expected:

@@ -31,6 +31,10 @@ class Manifest(BaseModel):
     # Which kind of encoder built it (defaults keep manifests written before these fields loading).
     fallback: bool = Field(default=False, description="built by the lower-quality offline fallback")
     encoder_label: str = ""
+    # How the index was chosen and tuned (defaults keep older manifests loading: exact search).
+    index_factory: str = Field(default="", description="FAISS factory string the index was built from")
+    search_params: dict[str, int] = Field(default_factory=dict, description="efSearch / nprobe, set at load")
+    recall_at_10: float | None = Field(default=None, description="measured against exact search at build")
 
 
 class _NoGlobalsUnpickler(pickle.Unpickler):

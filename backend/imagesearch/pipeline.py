@@ -33,7 +33,9 @@ from imagesearch.encoder import Encoder, FloatArray
 from imagesearch.errors import ImageSearchError, SourceError
 from imagesearch.fetch import Fetcher
 from imagesearch.images import decode_image
-from imagesearch.index_store import build_flat_index, save_bundle, write_bytes_atomic
+from imagesearch.incremental import load_reusable, merge_reused, sources_to_encode
+from imagesearch.index_factory import build_index
+from imagesearch.index_store import save_bundle, write_bytes_atomic
 from imagesearch.metadata import Manifest
 from imagesearch.sources import read_sources
 
@@ -46,6 +48,7 @@ class PipelineOptions:
     url_column: str | None = None
     limit: int | None = None
     resume: bool = True
+    incremental: bool = False  # reuse the existing index's vectors (see incremental.py)
     progress: bool | None = None  # None: a bar only on a terminal
 
 
@@ -100,35 +103,40 @@ def run_pipeline(settings: Settings, options: PipelineOptions, encoder: Encoder)
         sources = sources[: options.limit]
     if not sources:
         raise SourceError(f"{options.source} lists no images")
+    reusable = load_reusable(settings, encoder) if options.incremental else None
+    todo = sources_to_encode(sources, reusable)
     stages.read_sources = time.perf_counter() - started
 
-    work_dir = _work_dir(settings, encoder, sources)
+    work_dir = _work_dir(settings, encoder, todo)
     if not options.resume:
         shutil.rmtree(work_dir, ignore_errors=True)
     chunk_size = settings.chunk_size
-    n_chunks = -(-len(sources) // chunk_size)
+    n_chunks = -(-len(todo) // chunk_size)
     pending = [k for k in range(n_chunks) if not _chunk_path(work_dir, k).is_file()]
     resumed = n_chunks - len(pending)
     if resumed:
         logger.info("resuming: %d of %d chunks already encoded in %s", resumed, n_chunks, work_dir)
 
     with tqdm(
-        total=len(sources),
-        initial=min(resumed * chunk_size, len(sources)),
+        total=len(todo),
+        initial=min(resumed * chunk_size, len(todo)),
         unit="img",
         disable=(None if options.progress is None else not options.progress),
     ) as bar:
-        _encode_chunks(settings, encoder, sources, pending, work_dir, stages, bar)
+        _encode_chunks(settings, encoder, todo, pending, work_dir, stages, bar)
 
     write_started = time.perf_counter()
     vectors, positions, failures = _collect_chunks(work_dir, n_chunks, encoder.dim)
+    if reusable is not None:
+        vectors, positions, failures = merge_reused(sources, reusable, (vectors, positions, failures))
     _write_failures(settings.failures_path, failures, sources)
     if len(positions) == 0:
         raise SourceError(f"none of the {len(sources)} images could be read; see {settings.failures_path}")
     urls = [sources[position] for position in positions]
+    index, tuning = build_index(vectors, settings)
     manifest = save_bundle(
         settings,
-        build_flat_index(vectors),
+        index,
         urls,
         Manifest(
             encoder_id=encoder.id,
@@ -141,6 +149,9 @@ def run_pipeline(settings: Settings, options: PipelineOptions, encoder: Encoder)
             index_type="",
             source=str(options.source),
             failed=len(failures),
+            index_factory=tuning.factory,
+            search_params=tuning.search_params,
+            recall_at_10=tuning.recall_at_10,
         ),
     )
     shutil.rmtree(settings.work_dir, ignore_errors=True)

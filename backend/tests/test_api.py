@@ -31,6 +31,7 @@ def test_health_reports_the_index(api: Server, built_index: BuiltIndex) -> None:
     assert body["images"] == 24 and body["dimension"] == 64
     assert body["model"] == "test-tiny-clip" and body["index_type"] == "IndexFlatIP"
     assert body["encoder"] == built_index.report.manifest.encoder_id
+    assert body["index_factory"] == "Flat" and body["search_params"] == {} and body["recall_at_10"] == 1.0
 
 
 def test_text_search_response_shape(api: Server) -> None:

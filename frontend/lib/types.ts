@@ -36,6 +36,12 @@ export interface HealthResponse {
   encoder_label?: string;
   /** A sentence to show people about the encoder's quality, when the API provides one. */
   warning?: string | null;
+  /** FAISS factory string the index was built from ("Flat": exact search). */
+  index_factory?: string;
+  /** Search-time knobs in use (efSearch / nprobe), tuned at build time. */
+  search_params?: Record<string, number>;
+  /** recall@10 against exact search, measured when the index was built. */
+  recall_at_10?: number | null;
 }
 
 export interface ErrorResponse {

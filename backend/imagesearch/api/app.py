@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from imagesearch import __version__
 from imagesearch.api.errors import install_error_handlers
 from imagesearch.api.limits import BodySizeLimit
+from imagesearch.api.reload import Reloader, build_admin_router
 from imagesearch.api.routes import build_router
 from imagesearch.config import Settings
 from imagesearch.encoder import load_encoder
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    reloader = Reloader(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -33,7 +35,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             logger.error("cannot start the search API: %s", exc)
             raise RuntimeError(f"cannot start the search API: {exc}") from None
         logger.info("serving %d images from %s", app.state.searcher.size, settings.data_dir)
+        reloader.install_sighup(app)
         yield
+        reloader.remove_sighup()
 
     app = FastAPI(
         title="Multimodal Image Search",
@@ -51,4 +55,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(build_router(settings))
+    app.include_router(build_admin_router(settings, reloader))
     return app

@@ -32,6 +32,17 @@ class HealthResponse(BaseModel):
     fallback: bool = Field(description="true when the lower-quality offline fallback encoder serves")
     encoder_label: str = Field(description="which encoder serves, in words")
     warning: str | None = Field(default=None, description="what the fallback cannot do; null for CLIP")
+    index_factory: str = Field(default="", description="FAISS factory string the index was built from")
+    search_params: dict[str, int] = Field(default_factory=dict, description="efSearch / nprobe in use")
+    recall_at_10: float | None = Field(default=None, description="recall@10 vs exact search, at build")
+
+
+class ReloadResponse(BaseModel):
+    status: str = Field(description="'reloaded'")
+    images: int = Field(description="images in the index now serving")
+    previous_images: int = Field(description="images in the index it replaced")
+    index_type: str
+    created_at: str
 
 
 class ErrorResponse(BaseModel):

@@ -1,0 +1,199 @@
+"""Exactness of the fast query paths: same embeddings (1e-4) and same top-10 as plain open_clip."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+import open_clip
+import pytest
+import torch
+from conftest import TINY_CONFIG, TINY_MODEL, BuiltIndex
+from imagegen import make_image
+
+from imagesearch.clip_fast import TEXT_PATH_REFERENCE, TEXT_PATH_TRUNCATED, encode_text_fast, text_path
+from imagesearch.config import Settings
+from imagesearch.encoder import Encoder, FloatArray, normalize_rows, save_random_checkpoint
+from imagesearch.images import decode_image
+from imagesearch.search import Searcher
+
+# Fixed query set: 1 to 80 words (the last ones hit the 77-token limit), odd spacing and case.
+QUERIES = [
+    "",
+    "dog",
+    "a red car",
+    "A person riding a bicycle in the rain",
+    "  sunset   over the   mountains  ",
+    "two cats sleeping on a blue sofa next to a window on a winter morning",
+    " ".join(["tree"] * 80),
+    " ".join(f"word{n}" for n in range(40)),
+]
+
+
+def reference_model(model_name: str, checkpoint: Path) -> Any:
+    model, _, _ = open_clip.create_model_and_transforms(model_name, pretrained=str(checkpoint))
+    return model.eval()
+
+
+def reference_texts(model: Any, model_name: str, texts: list[str]) -> FloatArray:
+    """The plain open_clip path, one query at a time, normalised like the encoder does."""
+    tokenizer = open_clip.get_tokenizer(model_name)
+    with torch.inference_mode():
+        rows = [model.encode_text(tokenizer([text])).numpy() for text in texts]
+    return normalize_rows(np.concatenate(rows))
+
+
+def fixed_index(dim: int, count: int = 5000) -> Any:
+    vectors = np.random.default_rng(7).standard_normal((count, dim)).astype(np.float32)
+    index = faiss.IndexFlatIP(dim)
+    index.add(normalize_rows(vectors))
+    return index
+
+
+def assert_same_rankings(index: Any, expected: FloatArray, actual: FloatArray) -> None:
+    _, expected_ids = index.search(expected, 10)
+    _, actual_ids = index.search(actual, 10)
+    np.testing.assert_array_equal(actual_ids, expected_ids)
+
+
+@pytest.fixture(scope="module")
+def tiny_reference(tiny_checkpoint: Path) -> Any:
+    open_clip.add_model_config(TINY_CONFIG)
+    return reference_model(TINY_MODEL, tiny_checkpoint)
+
+
+def test_causal_clip_takes_the_truncated_path(tiny_reference: Any) -> None:
+    assert text_path(tiny_reference) == TEXT_PATH_TRUNCATED
+
+
+def test_non_causal_text_tower_keeps_the_reference_path(tiny_checkpoint: Path) -> None:
+    model = reference_model(TINY_MODEL, tiny_checkpoint)
+    model.attn_mask = torch.zeros_like(model.attn_mask)  # bidirectional: padding would matter
+    assert text_path(model) == TEXT_PATH_REFERENCE
+    tokens = open_clip.get_tokenizer(TINY_MODEL)(["a red car"])
+    with torch.inference_mode():
+        torch.testing.assert_close(
+            encode_text_fast(model, tokens, text_path(model)), model.encode_text(tokens)
+        )
+
+
+def test_truncated_batch_equals_reference(tiny_reference: Any) -> None:
+    tokens = open_clip.get_tokenizer(TINY_MODEL)(QUERIES)
+    with torch.inference_mode():
+        expected = tiny_reference.encode_text(tokens)
+        actual = encode_text_fast(tiny_reference, tokens, TEXT_PATH_TRUNCATED)
+    assert float((actual - expected).abs().max()) < 1e-5
+
+
+def test_encoder_texts_match_reference_and_rank_identically(
+    tiny_encoder: Encoder, tiny_reference: Any
+) -> None:
+    expected = reference_texts(tiny_reference, TINY_MODEL, QUERIES)
+    actual = tiny_encoder.encode_texts(QUERIES)
+    assert float(np.abs(actual - expected).max()) < 1e-4
+    assert_same_rankings(fixed_index(tiny_encoder.dim), expected, actual)
+
+
+@pytest.mark.slow
+def test_vit_b_32_texts_match_reference_and_rank_identically(tmp_path: Path) -> None:
+    from imagesearch.encoder import load_encoder
+
+    settings = Settings(model="ViT-B-32", pretrained=str(tmp_path / "vitb32.pt"), encoder="clip")
+    save_random_checkpoint(settings, Path(settings.pretrained))
+    encoder = load_encoder(settings)
+    expected = reference_texts(reference_model("ViT-B-32", Path(settings.pretrained)), "ViT-B-32", QUERIES)
+    actual = encoder.encode_texts(QUERIES)
+    assert float(np.abs(actual - expected).max()) < 1e-4
+    assert_same_rankings(fixed_index(encoder.dim), expected, actual)
+
+
+class CountingEncoder:
+    """Wraps an encoder and counts text encodes (to see the cache at work)."""
+
+    def __init__(self, inner: Encoder) -> None:
+        self.inner = inner
+        self.text_calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def encode_texts(self, texts: Any) -> FloatArray:
+        self.text_calls += 1
+        return self.inner.encode_texts(texts)
+
+
+def test_repeated_query_hits_the_cache_with_identical_results(
+    built_index: BuiltIndex, tiny_encoder: Encoder
+) -> None:
+    counting = CountingEncoder(tiny_encoder)
+    searcher = Searcher.load(built_index.settings, counting)  # type: ignore[arg-type]
+    first = searcher.search_text("a red  car", 10)
+    again = searcher.search_text("  a red car ", 10)  # same query once whitespace is normalised
+    assert counting.text_calls == 1
+    assert again == first
+    searcher.search_text("a blue car", 10)
+    assert counting.text_calls == 2
+
+
+def test_cache_is_bounded_and_can_be_disabled(built_index: BuiltIndex, tiny_encoder: Encoder) -> None:
+    counting = CountingEncoder(tiny_encoder)
+    settings = built_index.settings.model_copy(update={"text_cache_size": 2})
+    searcher = Searcher.load(settings, counting)  # type: ignore[arg-type]
+    for text in ("one", "two", "three", "one"):
+        searcher.search_text(text, 3)
+    assert counting.text_calls == 4  # "one" was evicted by "three"
+    assert len(searcher.text_cache) == 2
+    off = Searcher.load(settings.model_copy(update={"text_cache_size": 0}), counting)  # type: ignore[arg-type]
+    off.search_text("one", 3)
+    off.search_text("one", 3)
+    assert counting.text_calls == 6 and len(off.text_cache) == 0
+
+
+def jpeg(seed: int, size: tuple[int, int]) -> bytes:
+    buffer = io.BytesIO()
+    make_image(seed, size).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def test_draft_decode_keeps_min_side_and_ignores_other_formats() -> None:
+    data = jpeg(1, (2000, 1500))
+    assert decode_image(data, 10**8).size == (2000, 1500)
+    drafted = decode_image(data, 10**8, min_side=448)
+    assert drafted.size == (1000, 750)  # 1/2 scale: 1/4 would make the short side 375 < 448
+    png = io.BytesIO()
+    make_image(1, (2000, 1500)).save(png, format="PNG")
+    assert decode_image(png.getvalue(), 10**8, min_side=448).size == (2000, 1500)
+
+
+def test_default_image_search_is_the_full_decode(built_index: BuiltIndex, tiny_encoder: Encoder) -> None:
+    assert Settings().jpeg_draft_factor == 0
+    searcher = Searcher.load(built_index.settings, tiny_encoder)
+    data = jpeg(3, (1600, 1200))
+    expected = searcher.search_vectors(tiny_encoder.encode_images([decode_image(data, 10**8)]), 10)
+    assert searcher.search_image(data, 10) == expected
+
+
+def test_draft_decode_keeps_top_10_on_a_fixed_set(tiny_encoder: Encoder) -> None:
+    """Opt-in JPEG draft (factor 2): embeddings move slightly, rankings on this set do not."""
+    blobs = [jpeg(seed, (1280 + 320 * (seed % 4), 960 + 240 * (seed % 4))) for seed in range(24)]
+    full = tiny_encoder.encode_images([decode_image(data, 10**8) for data in blobs])
+    drafted = tiny_encoder.encode_images([decode_image(data, 10**8, min_side=448) for data in blobs])
+    index = faiss.IndexFlatIP(tiny_encoder.dim)
+    index.add(full)
+    assert_same_rankings(index, full, drafted)
+    assert float(np.min(np.sum(full * drafted, axis=1))) > 0.999
+
+
+def test_one_faiss_thread_gives_the_same_hits(built_index: BuiltIndex, tiny_encoder: Encoder) -> None:
+    queries = tiny_encoder.encode_texts(QUERIES)
+    index = fixed_index(tiny_encoder.dim)
+    faiss.omp_set_num_threads(2)
+    expected = index.search(queries, 10)
+    Searcher.load(built_index.settings, tiny_encoder)  # default faiss_threads=1 applies here
+    assert faiss.omp_get_max_threads() == 1
+    actual = index.search(queries, 10)
+    np.testing.assert_array_equal(actual[1], expected[1])
+    np.testing.assert_allclose(actual[0], expected[0], atol=1e-6)
