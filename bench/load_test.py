@@ -89,7 +89,9 @@ async def client_loop(
 
 async def run_load(url: str, clients: int, seconds: float, image_share: float) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {"latency": [], "failed": [], "reasons": []}
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # Idle connections expire on the client (2 s) before uvicorn closes them (5 s): otherwise a
+    # request sent on a connection the server is closing at that moment fails with ReadError.
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
         deadline = time.monotonic() + seconds
         await asyncio.gather(*(client_loop(client, deadline, image_share, n, out) for n in range(clients)))
