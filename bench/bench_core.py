@@ -32,7 +32,7 @@ from conftest import free_port, settings_env  # noqa: E402
 from imagegen import make_image  # noqa: E402
 
 from imagesearch.config import Settings  # noqa: E402
-from imagesearch.encoder import load_encoder, save_random_checkpoint  # noqa: E402
+from imagesearch.encoder import Encoder, load_encoder, save_random_checkpoint  # noqa: E402
 from imagesearch.images import decode_image  # noqa: E402
 from imagesearch.index_store import load_bundle  # noqa: E402
 from imagesearch.pipeline import PipelineOptions, run_pipeline  # noqa: E402
@@ -83,7 +83,11 @@ def percentile(values: list[float], q: float) -> float:
 def bench_pipeline(settings: Settings, folder: Path, count: int) -> tuple[float, float]:
     for seed in range(count):
         make_image(seed, (1600, 1200)).save(folder / f"img{seed:05d}.jpg", quality=90)
-    encoder = load_encoder(settings)
+    return measure_pipeline(settings, load_encoder(settings), folder)
+
+
+def measure_pipeline(settings: Settings, encoder: Encoder, folder: Path) -> tuple[float, float]:
+    """Images/s of the bare encoder on pre-decoded images, and of the pipeline on the files."""
     files = sorted(folder.glob("*.jpg"))
     prepared = [encoder.prepare(decode_image(p.read_bytes(), settings.max_image_pixels)) for p in files]
     encoder.encode_prepared(prepared[: settings.batch_size])  # warm-up

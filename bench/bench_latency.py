@@ -37,13 +37,12 @@ sys.path.insert(0, str(ROOT / "backend"))
 sys.path.insert(0, str(ROOT / "backend" / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_core import WORDS  # noqa: E402
+from bench_core import WORDS, measure_pipeline  # noqa: E402
 from conftest import free_port, settings_env  # noqa: E402
 from imagegen import make_image, write_images  # noqa: E402
 
 from imagesearch.config import Settings  # noqa: E402
 from imagesearch.encoder import Encoder, load_encoder, normalize_rows, save_random_checkpoint  # noqa: E402
-from imagesearch.images import decode_image  # noqa: E402
 from imagesearch.index_store import build_flat_index, load_bundle, save_bundle  # noqa: E402
 from imagesearch.pipeline import PipelineOptions, run_pipeline  # noqa: E402
 
@@ -147,14 +146,7 @@ def bench_pipeline(settings: Settings, encoder: Encoder, folder: Path, count: in
     folder.mkdir()
     for seed in range(count):
         (folder / f"img{seed:05d}.jpg").write_bytes(jpeg_bytes(seed, UPLOAD_SIZES[1 + seed % 3]))
-    files = sorted(folder.glob("*.jpg"))
-    prepared = [encoder.prepare(decode_image(p.read_bytes(), settings.max_image_pixels)) for p in files]
-    encoder.encode_prepared(prepared[: settings.batch_size])  # warm-up
-    started = time.perf_counter()
-    encoder.encode_prepared(prepared)
-    bare = len(prepared) / (time.perf_counter() - started)
-    report = run_pipeline(settings, PipelineOptions(source=folder, progress=False), encoder)
-    return bare, report.ok / report.seconds
+    return measure_pipeline(settings, encoder, folder)
 
 
 def main() -> None:
