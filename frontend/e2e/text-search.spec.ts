@@ -17,15 +17,21 @@ test("a text search shows scored results, skeletons while it runs, and puts the 
   await expect(page.getByTestId("welcome")).toBeVisible();
   await expect(page.getByTestId("encoder-status")).toContainText("test-tiny-clip");
 
-  // Hold the API's answer back a little so the loading state can be seen (the answer is real).
+  // Hold the API's answer back until the loading state has been seen (the answer is real), so
+  // a slow poll on a busy machine cannot miss the skeletons.
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
   await page.route("**/search?*", async (route) => {
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    await held;
     await route.continue();
   });
   await searchFor(page, "a red sports car");
 
-  await expect(page).toHaveURL(/\/\?q=a\+red\+sports\+car$/);
   await expect(page.getByTestId("result-skeleton").first()).toBeVisible();
+  release();
+  await expect(page).toHaveURL(/\/\?q=a\+red\+sports\+car$/);
   await expect(resultCards(page)).toHaveCount(IMAGE_COUNT);
   await expect(page.getByTestId("results-heading")).toHaveText(`${IMAGE_COUNT} results for “a red sports car”`);
   expectSortedDescending(await shownScores(page));
