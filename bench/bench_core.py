@@ -80,6 +80,15 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q))
 
 
+def random_vit_b32(tmp: Path, batch_size: int) -> Settings:
+    """Settings for the full ViT-B-32 with deterministic random weights saved under ``tmp``."""
+    settings = Settings(
+        model="ViT-B-32", pretrained=str(tmp / "vitb32.pt"), data_dir=tmp / "data", batch_size=batch_size
+    )
+    save_random_checkpoint(settings, Path(settings.pretrained))
+    return settings
+
+
 def bench_pipeline(settings: Settings, folder: Path, count: int) -> tuple[float, float]:
     for seed in range(count):
         make_image(seed, (1600, 1200)).save(folder / f"img{seed:05d}.jpg", quality=90)
@@ -157,13 +166,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        settings = Settings(
-            model="ViT-B-32",
-            pretrained=str(tmp / "vitb32.pt"),
-            data_dir=tmp / "data",
-            batch_size=args.batch_size,
-        )
-        save_random_checkpoint(settings, Path(settings.pretrained))
+        settings = random_vit_b32(tmp, args.batch_size)
         (tmp / "images").mkdir()
         bare, piped = bench_pipeline(settings, tmp / "images", args.images)
         latency_settings = Settings(data_dir=args.data_dir) if args.data_dir else settings

@@ -37,12 +37,12 @@ sys.path.insert(0, str(ROOT / "backend"))
 sys.path.insert(0, str(ROOT / "backend" / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_core import WORDS, measure_pipeline  # noqa: E402
+from bench_core import WORDS, measure_pipeline, random_vit_b32  # noqa: E402
 from conftest import free_port, settings_env  # noqa: E402
 from imagegen import make_image, write_images  # noqa: E402
 
 from imagesearch.config import Settings  # noqa: E402
-from imagesearch.encoder import Encoder, load_encoder, normalize_rows, save_random_checkpoint  # noqa: E402
+from imagesearch.encoder import Encoder, load_encoder, normalize_rows  # noqa: E402
 from imagesearch.index_store import build_flat_index, load_bundle, save_bundle  # noqa: E402
 from imagesearch.pipeline import PipelineOptions, run_pipeline  # noqa: E402
 
@@ -163,13 +163,7 @@ def main() -> None:
     uploads = [jpeg_bytes(100 + n, UPLOAD_SIZES[n % len(UPLOAD_SIZES)]) for n in range(args.uploads)]
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        settings = Settings(
-            model="ViT-B-32",
-            pretrained=str(tmp / "vitb32.pt"),
-            data_dir=tmp / "data",
-            batch_size=args.batch_size,
-        )
-        save_random_checkpoint(settings, Path(settings.pretrained))
+        settings = random_vit_b32(tmp, args.batch_size)
         encoder = load_encoder(settings)
         build_index(settings, encoder, tmp / "index-images", args.vectors)
         plain = {
