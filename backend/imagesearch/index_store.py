@@ -39,6 +39,7 @@ class IndexBundle:
     index: Any  # faiss.Index (untyped extension module)
     urls: list[str]
     manifest: Manifest
+    captions: list[str] | None = None  # ``captions[i]`` describes vector ``i``; None: no captions
 
 
 def build_flat_index(vectors: FloatArray) -> Any:

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -50,6 +50,8 @@ class PipelineOptions:
     resume: bool = True
     incremental: bool = False  # reuse the existing index's vectors (see incremental.py)
     progress: bool | None = None  # None: a bar only on a terminal
+    engine: Literal["local", "ray"] = "local"  # ray: Ray Data stages (imagesearch/ray_engine.py)
+    ray_address: str | None = None  # None: RAY_ADDRESS, else a local Ray started for the run
 
 
 @dataclass
@@ -107,26 +109,16 @@ def run_pipeline(settings: Settings, options: PipelineOptions, encoder: Encoder)
     todo = sources_to_encode(sources, reusable)
     stages.read_sources = time.perf_counter() - started
 
-    work_dir = _work_dir(settings, encoder, todo)
-    if not options.resume:
-        shutil.rmtree(work_dir, ignore_errors=True)
-    chunk_size = settings.chunk_size
-    n_chunks = -(-len(todo) // chunk_size)
-    pending = [k for k in range(n_chunks) if not _chunk_path(work_dir, k).is_file()]
-    resumed = n_chunks - len(pending)
-    if resumed:
-        logger.info("resuming: %d of %d chunks already encoded in %s", resumed, n_chunks, work_dir)
+    resumed = 0
+    if options.engine == "ray":
+        # Optional extra: the local engine never imports Ray.
+        from imagesearch.ray_engine import embed_with_ray
 
-    with tqdm(
-        total=len(todo),
-        initial=min(resumed * chunk_size, len(todo)),
-        unit="img",
-        disable=(None if options.progress is None else not options.progress),
-    ) as bar:
-        _encode_chunks(settings, encoder, todo, pending, work_dir, stages, bar)
+        vectors, positions, failures = embed_with_ray(settings, encoder, todo, options, stages)
+    else:
+        (vectors, positions, failures), resumed = _embed_local(settings, encoder, todo, options, stages)
 
     write_started = time.perf_counter()
-    vectors, positions, failures = _collect_chunks(work_dir, n_chunks, encoder.dim)
     if reusable is not None:
         vectors, positions, failures = merge_reused(sources, reusable, (vectors, positions, failures))
     _write_failures(settings.failures_path, failures, sources)
@@ -166,6 +158,35 @@ def run_pipeline(settings: Settings, options: PipelineOptions, encoder: Encoder)
         manifest=manifest,
         failures=[(pos, sources[pos], err) for pos, err in failures],
     )
+
+
+Embedded = tuple[FloatArray, npt.NDArray[np.int64], list[tuple[int, str]]]
+
+
+def _embed_local(
+    settings: Settings, encoder: Encoder, todo: Sequence[str], options: PipelineOptions, stages: StageTimes
+) -> tuple[Embedded, int]:
+    """Fetch, decode and encode ``todo`` in this process, in resumable chunks.
+
+    Returns (vectors, positions in ``todo``, failures) and the number of chunks resumed.
+    """
+    work_dir = _work_dir(settings, encoder, todo)
+    if not options.resume:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    chunk_size = settings.chunk_size
+    n_chunks = -(-len(todo) // chunk_size)
+    pending = [k for k in range(n_chunks) if not _chunk_path(work_dir, k).is_file()]
+    resumed = n_chunks - len(pending)
+    if resumed:
+        logger.info("resuming: %d of %d chunks already encoded in %s", resumed, n_chunks, work_dir)
+    with tqdm(
+        total=len(todo),
+        initial=min(resumed * chunk_size, len(todo)),
+        unit="img",
+        disable=(None if options.progress is None else not options.progress),
+    ) as bar:
+        _encode_chunks(settings, encoder, todo, pending, work_dir, stages, bar)
+    return _collect_chunks(work_dir, n_chunks, encoder.dim), resumed
 
 
 def _encode_chunks(
