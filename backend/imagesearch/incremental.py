@@ -4,6 +4,8 @@ A rerun over a grown (or shrunk) source list fetches and encodes only the source
 not hold; the others get their stored vectors back with ``reconstruct``. Sources no longer listed
 are dropped, and the order follows the new list, so the result is the index a fresh build of the
 same list gives (same URLs in the same order, vectors equal up to batching's float noise).
+Captions are never reused: they always come from the current source file, by position, so an
+edited caption takes effect and ``captions[i]`` stays with vector ``i``.
 Reuse needs the same encoder (the manifest's encoder id) and an index that stores vectors
 exactly (flat, HNSW-flat, IVF-flat); otherwise everything is encoded again.
 """

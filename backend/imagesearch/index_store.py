@@ -1,12 +1,13 @@
 """Index storage: the only module that reads or writes the FAISS index and its metadata files.
 
-Saving the three files (URL list, index, manifest) is one atomic commit: each is written to a
-temp file beside its target and fsynced; then a small journal naming the temp files is written
+Saving the files (URL list, captions when there are any, index, manifest) is one atomic commit:
+each is written to a temp file beside its target and fsynced (the index straight from FAISS to
+its file, never as one in-memory copy); then a small journal naming the temp files is written
 atomically (the commit point); then the temp files are renamed over the targets and the journal
 is removed. A crash before the commit point leaves the previous set untouched (the orphaned temp
 files are removed later); a crash after it is rolled forward by ``recover`` on the next load or
-save, so readers never see a mix of two builds. Loads check that the three files agree (counts,
-dimension, checksums) before anything is served.
+save, so readers never see a mix of two builds. Loads check that the files agree (counts,
+dimension, checksums) before anything is served; the manifest says whether captions belong to it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,14 @@ from imagesearch.config import INDEX_RELPATH, MANIFEST_RELPATH, URLS_RELPATH, Se
 from imagesearch.encoder import FloatArray
 from imagesearch.errors import IndexLoadError
 from imagesearch.index_factory import apply_search_params
-from imagesearch.metadata import Manifest, dumps_urls, loads_urls
+from imagesearch.metadata import (
+    CAPTIONS_RELPATH,
+    Manifest,
+    dumps_captions,
+    dumps_urls,
+    loads_captions,
+    loads_urls,
+)
 
 
 @dataclass(frozen=True)
@@ -79,44 +87,86 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
 JOURNAL_NAME = ".commit-journal.json"
 
 
-def save_bundle(settings: Settings, index: Any, urls: list[str], manifest: Manifest) -> Manifest:
-    """Write index, URL list and manifest (with checksums) as one atomic commit."""
+def save_bundle(
+    settings: Settings,
+    index: Any,
+    urls: list[str],
+    manifest: Manifest,
+    captions: list[str] | None = None,
+) -> Manifest:
+    """Write index, URL list, captions (if any) and manifest (with checksums) as one atomic commit.
+
+    The index goes straight from FAISS to its staged file and is hashed from there by streaming,
+    so saving needs no second in-memory copy of it. Without captions, a ``captions.json`` left by
+    an older build stays but no longer counts: the manifest says the index has none.
+    """
     if index.ntotal != len(urls):
         raise ValueError(f"index has {index.ntotal} vectors but {len(urls)} URLs")
-    urls_bytes = dumps_urls(urls)
-    index_bytes = faiss.serialize_index(index).tobytes()
-    manifest = manifest.model_copy(
-        update={
-            "count": len(urls),
-            "dim": index.d,
-            "index_type": index_type_name(index),
-            "checksums": {
-                str(INDEX_RELPATH): hashlib.sha256(index_bytes).hexdigest(),
-                str(URLS_RELPATH): hashlib.sha256(urls_bytes).hexdigest(),
-            },
-        }
-    )
+    if captions is not None and len(captions) != len(urls):
+        raise ValueError(f"{len(captions)} captions for {len(urls)} URLs")
     recover(settings.data_dir)
-    files = {
-        settings.urls_path: urls_bytes,
-        settings.index_path: index_bytes,
-        settings.manifest_path: manifest.model_dump_json(indent=2).encode(),
-    }
-    staged = {target: stage_file(target, data) for target, data in files.items()}
+    blobs = {settings.urls_path: dumps_urls(urls)}
+    if captions is not None:
+        blobs[settings.data_dir / CAPTIONS_RELPATH] = dumps_captions(captions)
+    staged: dict[Path, Path] = {}
+    try:
+        for target, data in blobs.items():
+            staged[target] = stage_file(target, data)
+        staged[settings.index_path] = stage_file(settings.index_path, _index_writer(index))
+        checksums = {
+            str(target.relative_to(settings.data_dir)): file_sha256(tmp) for target, tmp in staged.items()
+        }
+        manifest = manifest.model_copy(
+            update={
+                "count": len(urls),
+                "dim": index.d,
+                "index_type": index_type_name(index),
+                "checksums": checksums,
+                "has_captions": captions is not None,
+                "caption_columns": manifest.caption_columns if captions is not None else [],
+            }
+        )
+        manifest_json = manifest.model_dump_json(indent=2).encode()
+        staged[settings.manifest_path] = stage_file(settings.manifest_path, manifest_json)
+    except BaseException:
+        for tmp in staged.values():  # not committed: the previous set stays as it was
+            tmp.unlink(missing_ok=True)
+        raise
     journal = {str(target.relative_to(settings.data_dir)): tmp.name for target, tmp in staged.items()}
     write_bytes_atomic(settings.data_dir / JOURNAL_NAME, json.dumps(journal).encode())
     recover(settings.data_dir)
     return manifest
 
 
-def stage_file(target: Path, data: bytes) -> Path:
-    """Write ``data`` to a durable temp file beside ``target`` and return its path."""
+def _index_writer(index: Any) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        faiss.write_index(index, str(path))
+
+    return write
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in blocks (never the whole file in memory)."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def stage_file(target: Path, data: bytes | Callable[[Path], None]) -> Path:
+    """Write ``data`` (bytes, or a writer given the path) to a durable temp file beside ``target``."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".staged", dir=target.parent)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        if isinstance(data, bytes):
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+        else:
+            os.close(fd)
+            data(Path(name))
+        with Path(name).open("rb") as written:
+            os.fsync(written.fileno())
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
     return Path(name)
 
 
@@ -141,7 +191,7 @@ def recover(data_dir: Path, remove_orphans: bool = True) -> None:
             raise IndexLoadError(f"cannot finish the interrupted index write in {data_dir}: {exc}") from exc
     if not remove_orphans:
         return
-    for relpath in (INDEX_RELPATH, URLS_RELPATH, MANIFEST_RELPATH):
+    for relpath in (INDEX_RELPATH, URLS_RELPATH, CAPTIONS_RELPATH, MANIFEST_RELPATH):
         for orphan in (data_dir / relpath).parent.glob(f".{relpath.name}.*.staged"):
             orphan.unlink(missing_ok=True)
 
@@ -185,7 +235,24 @@ def load_bundle(settings: Settings) -> IndexBundle:
         apply_search_params(index, manifest.search_params)
     except RuntimeError as exc:
         raise IndexLoadError(f"the manifest's search parameters do not fit the index: {exc}") from exc
-    return IndexBundle(index=index, urls=urls, manifest=manifest)
+    captions = _read_captions(settings, manifest) if manifest.has_captions else None
+    return IndexBundle(index=index, urls=urls, manifest=manifest, captions=captions)
+
+
+def _read_captions(settings: Settings, manifest: Manifest) -> list[str]:
+    path = settings.data_dir / CAPTIONS_RELPATH
+    if not path.is_file():
+        raise IndexLoadError(f"{path} is missing; rebuild the index with run_pipeline.py")
+    data = path.read_bytes()
+    if settings.verify_checksums:
+        _verify(manifest, CAPTIONS_RELPATH, hashlib.sha256(data).hexdigest())
+    captions = loads_captions(data)
+    if len(captions) != manifest.count:
+        raise IndexLoadError(
+            f"captions.json has {len(captions)} entries and the manifest says {manifest.count}: "
+            "the files are out of step; rebuild the index"
+        )
+    return captions
 
 
 def _read_index_bytes(settings: Settings, manifest: Manifest) -> Any:

@@ -1,10 +1,12 @@
-"""Metadata formats: the URL list aligned with the vectors, and the manifest beside them."""
+"""Metadata formats: the URL list and captions aligned with the vectors, and the manifest beside them."""
 
 from __future__ import annotations
 
 import io
+import json
 import pickle
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -12,6 +14,8 @@ from pydantic import BaseModel, Field
 from imagesearch.errors import IndexLoadError
 
 MANIFEST_VERSION = 1
+# One caption per vector, a JSON list of str (never a pickle); present only when the manifest says so.
+CAPTIONS_RELPATH = Path("embeddings") / "captions.json"
 
 
 class Manifest(BaseModel):
@@ -35,6 +39,11 @@ class Manifest(BaseModel):
     index_factory: str = Field(default="", description="FAISS factory string the index was built from")
     search_params: dict[str, int] = Field(default_factory=dict, description="efSearch / nprobe, set at load")
     recall_at_10: float | None = Field(default=None, description="measured against exact search at build")
+    # Captions (defaults keep older manifests loading: no captions, whatever files lie beside it).
+    has_captions: bool = Field(default=False, description="embeddings/captions.json belongs to this build")
+    caption_columns: list[str] = Field(
+        default_factory=list, description="source columns the captions came from"
+    )
 
 
 class _NoGlobalsUnpickler(pickle.Unpickler):
@@ -59,4 +68,22 @@ def loads_urls(data: bytes) -> list[str]:
         raise IndexLoadError(f"image_urls.pkl is not a plain list of strings: {exc}") from exc
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise IndexLoadError("image_urls.pkl must contain a list of str")
+    return value
+
+
+def dumps_captions(captions: list[str]) -> bytes:
+    """Serialise the captions as a JSON list of str (UTF-8)."""
+    if not all(isinstance(caption, str) for caption in captions):
+        raise TypeError("captions must all be str")
+    return json.dumps(list(captions), ensure_ascii=False).encode("utf-8")
+
+
+def loads_captions(data: bytes) -> list[str]:
+    """Read ``captions.json``: only a JSON list of str is accepted."""
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise IndexLoadError(f"captions.json is not valid JSON: {exc}") from exc
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise IndexLoadError("captions.json must contain a list of str")
     return value

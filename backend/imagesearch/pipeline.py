@@ -1,11 +1,12 @@
 """Offline embedding pipeline: sources -> fetch/decode (threads) -> encode batches -> index.
 
 Alignment: a failed image is recorded as a failure and never gets a vector, and the URL list is
-built from the positions of the images that did get one, so ``urls[i]`` always describes vector
-``i``. Resumability: the work is cut into fixed chunks of the source list; each finished chunk is
-saved atomically under ``data_dir/.pipeline-work/<run key>/``, and a rerun with the same sources
-and encoder skips the chunks already there. Batch boundaries depend only on a chunk's content, so
-a resumed run yields the same vectors as an uninterrupted one.
+built from the positions of the images that did get one, so ``urls[i]`` (and ``captions[i]``,
+when the source has captions) always describes vector ``i``. Resumability: the work is cut into
+fixed chunks of the source list; each finished chunk is saved atomically under
+``data_dir/.pipeline-work/<run key>/``, and a rerun with the same sources and encoder skips the
+chunks already there. Batch boundaries depend only on a chunk's content, so a resumed run yields
+the same vectors as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from imagesearch.incremental import load_reusable, merge_reused, sources_to_enco
 from imagesearch.index_factory import build_index
 from imagesearch.index_store import save_bundle, write_bytes_atomic
 from imagesearch.metadata import Manifest
-from imagesearch.sources import read_sources
+from imagesearch.sources import read_records
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ logger = logging.getLogger(__name__)
 class PipelineOptions:
     source: Path
     url_column: str | None = None
+    caption_columns: tuple[str, ...] = ()  # empty: detected by name (sources.CAPTION_COLUMN_CANDIDATES)
     limit: int | None = None
     resume: bool = True
     incremental: bool = False  # reuse the existing index's vectors (see incremental.py)
@@ -100,9 +102,8 @@ def run_pipeline(settings: Settings, options: PipelineOptions, encoder: Encoder)
     """Build the index for ``options.source`` into ``settings.data_dir``."""
     started = time.perf_counter()
     stages = StageTimes()
-    sources = read_sources(options.source, options.url_column)
-    if options.limit is not None:
-        sources = sources[: options.limit]
+    records = read_records(options.source, options.url_column, options.caption_columns).head(options.limit)
+    sources = records.urls
     if not sources:
         raise SourceError(f"{options.source} lists no images")
     reusable = load_reusable(settings, encoder) if options.incremental else None
@@ -130,7 +131,8 @@ def run_pipeline(settings: Settings, options: PipelineOptions, encoder: Encoder)
         settings,
         index,
         urls,
-        Manifest(
+        captions=records.captions_at(positions),
+        manifest=Manifest(
             encoder_id=encoder.id,
             model="offline-fallback" if encoder.fallback else settings.model,
             pretrained="packaged" if encoder.fallback else _pretrained_label(settings),
@@ -144,6 +146,7 @@ def run_pipeline(settings: Settings, options: PipelineOptions, encoder: Encoder)
             index_factory=tuning.factory,
             search_params=tuning.search_params,
             recall_at_10=tuning.recall_at_10,
+            caption_columns=list(records.caption_columns),
         ),
     )
     shutil.rmtree(settings.work_dir, ignore_errors=True)
@@ -237,11 +240,14 @@ def _decode_stream(
 ) -> Iterator[_Decoded]:
     """Fetch, decode and preprocess in a thread pool, yielding in order with bounded lookahead."""
 
+    side = getattr(encoder, "image_size", None)  # opt-in reduced-scale JPEG decode (images.py)
+    min_side = settings.jpeg_draft_factor * side if settings.jpeg_draft_factor and side else None
+
     def work(position: int) -> tuple[_Decoded, float]:
         started = time.perf_counter()
         try:
             data = fetcher.fetch(sources[position])
-            image = decode_image(data, settings.max_image_pixels)
+            image = decode_image(data, settings.max_image_pixels, min_side)
             result = _Decoded(position, encoder.prepare(image))
         except ImageSearchError as exc:
             result = _Decoded(position, None, f"{type(exc).__name__}: {exc}")

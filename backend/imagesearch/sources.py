@@ -1,12 +1,21 @@
-"""Image sources: a CSV of URLs/paths, a folder, or a list file -> ordered source strings."""
+"""Image sources: a CSV of URLs/paths, a folder, or a list file -> ordered source strings.
+
+A CSV may also carry captions (``read_records``): ``captions[i]`` describes ``urls[i]``, from the
+columns found by name (or given), several joined with " — ".
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from imagesearch.errors import SourceError
+
+logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".jfif", ".pjpeg"}
@@ -28,6 +37,71 @@ URL_COLUMN_CANDIDATES = (
     "src",
     "link",
 )
+# Every column with one of these names is a caption, in the CSV's column order. The seed's
+# Unsplash CSV has photo_description (the photographer's) and ai_description.
+CAPTION_COLUMN_CANDIDATES = frozenset(
+    {
+        "caption",
+        "captions",
+        "image_caption",
+        "description",
+        "photo_description",
+        "ai_description",
+        "alt_description",
+        "alt",
+        "alt_text",
+        "title",
+        "text",
+    }
+)
+CAPTION_SEPARATOR = " — "
+
+
+@dataclass(frozen=True)
+class SourceRecords:
+    """The image references of a source and, for a CSV with caption columns, their captions."""
+
+    urls: list[str]
+    captions: list[str] | None = None  # captions[i] describes urls[i]; None: the source has none
+    caption_columns: tuple[str, ...] = ()
+
+    def head(self, limit: int | None) -> SourceRecords:
+        """The first ``limit`` records (all of them for None)."""
+        if limit is None:
+            return self
+        captions = None if self.captions is None else self.captions[:limit]
+        return SourceRecords(self.urls[:limit], captions, self.caption_columns)
+
+    def captions_at(self, positions: Iterable[int]) -> list[str] | None:
+        """The captions of the records at ``positions`` (None without captions)."""
+        if self.captions is None:
+            return None
+        return [self.captions[int(position)] for position in positions]
+
+
+def read_records(
+    source: Path, url_column: str | None = None, caption_columns: Sequence[str] = ()
+) -> SourceRecords:
+    """Like ``read_sources``, plus the captions a CSV carries.
+
+    ``caption_columns`` overrides the detection by name; naming them for a folder or a list file
+    is an error (they have no columns). A source whose captions are all empty has none.
+    """
+    if not (source.is_file() and source.suffix.lower() in (".csv", ".tsv")):
+        urls = read_sources(source, url_column)
+        if caption_columns:
+            raise SourceError(f"--caption-column needs a CSV source; {source} is not one")
+        return SourceRecords(urls)
+    frame = _read_frame(source)
+    urls = _url_values(frame, source, url_column)
+    columns = _caption_columns(frame, source, caption_columns, exclude=url_column)
+    if not columns:
+        return SourceRecords(urls)
+    captions = [_join(row) for row in frame[list(columns)].itertuples(index=False)]
+    if not any(captions):
+        logger.info("caption columns %s of %s are all empty: no captions", ", ".join(columns), source)
+        return SourceRecords(urls)
+    return SourceRecords(urls, captions, columns)
 
 
 def read_sources(source: Path, url_column: str | None = None) -> list[str]:
@@ -59,15 +133,47 @@ def read_folder(folder: Path) -> list[str]:
 
 
 def read_csv(path: Path, url_column: str | None = None) -> list[str]:
+    return _url_values(_read_frame(path), path, url_column)
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
     separator = "\t" if path.suffix.lower() == ".tsv" else ","
     try:
-        frame = pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False)
+        return pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise SourceError(f"cannot read {path} as CSV: {exc}") from exc
+
+
+def _url_values(frame: pd.DataFrame, path: Path, url_column: str | None) -> list[str]:
     column = url_column or detect_url_column(list(frame.columns))
+    _require_column(frame, path, column)
+    return [resolve_reference(value.strip(), path.parent) for value in frame[column]]
+
+
+def _require_column(frame: pd.DataFrame, path: Path, column: str) -> None:
     if column not in frame.columns:
         raise SourceError(f"{path} has no column {column!r}; columns: {', '.join(map(str, frame.columns))}")
-    return [resolve_reference(value.strip(), path.parent) for value in frame[column]]
+
+
+def _caption_columns(
+    frame: pd.DataFrame, path: Path, given: Sequence[str], exclude: str | None
+) -> tuple[str, ...]:
+    if given:
+        for column in given:
+            _require_column(frame, path, column)
+        return tuple(dict.fromkeys(given))
+    url_column = exclude or detect_url_column(list(frame.columns))
+    return tuple(
+        str(column)
+        for column in frame.columns
+        if str(column).strip().lower() in CAPTION_COLUMN_CANDIDATES and column != url_column
+    )
+
+
+def _join(values: Sequence[object]) -> str:
+    """The non-empty cells of one row, whitespace collapsed, joined with " — "."""
+    parts = (" ".join(str(value).split()) for value in values)
+    return CAPTION_SEPARATOR.join(part for part in parts if part)
 
 
 def detect_url_column(columns: list[str]) -> str:

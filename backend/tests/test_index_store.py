@@ -1,3 +1,5 @@
+import hashlib
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -89,3 +91,33 @@ def test_mismatched_counts_are_refused(tmp_path: Path) -> None:
     settings = tiny_settings(tmp_path / "x.pt", tmp_path / "data")
     with pytest.raises(ValueError, match="3 vectors but 2 URLs"):
         save_bundle(settings, build_flat_index(unit_vectors(3)), ["a", "b"], manifest())
+
+
+def test_index_file_is_the_serialised_index_and_its_checksum_verifies(tmp_path: Path) -> None:
+    import faiss
+
+    settings = tiny_settings(tmp_path / "x.pt", tmp_path / "data")
+    index = build_flat_index(unit_vectors(300, dim=16))
+    saved = save_bundle(settings, index, [f"u{i}" for i in range(300)], manifest())
+    written = settings.index_path.read_bytes()
+    assert written == faiss.serialize_index(index).tobytes()
+    assert saved.checksums["faiss_index/image_index.faiss"] == hashlib.sha256(written).hexdigest()
+    assert load_bundle(settings).index.ntotal == 300  # the checksum check passes
+
+
+def test_saving_keeps_no_in_memory_copy_of_the_index(tmp_path: Path) -> None:
+    # Issue 7: serialising to bytes held the index twice over (a numpy buffer and its bytes
+    # copy). Written straight to the file and hashed by streaming, the Python-side peak stays a
+    # small fraction of the index (tracemalloc sees numpy's and Python's allocations).
+    settings = tiny_settings(tmp_path / "x.pt", tmp_path / "data")
+    index = build_flat_index(unit_vectors(20_000, dim=64))  # 5.1 MB of vectors
+    urls = [str(i) for i in range(20_000)]
+    index_bytes = index.ntotal * index.d * 4
+    tracemalloc.start()
+    try:
+        save_bundle(settings, index, urls, manifest())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < index_bytes / 4, f"peak {peak} bytes while saving a {index_bytes}-byte index"
+    assert settings.index_path.stat().st_size > index_bytes

@@ -128,8 +128,9 @@ def test_kill_9_then_rerun_resumes_to_the_same_index(
     assert first.wait(timeout=120) == 0
     before = load_bundle(resumed)
 
-    # Slow the fetch workers down to one so the kill lands mid-run.
-    process = run_cli(env, image_dir, "--workers", "1", "--no-resume")
+    # A full rebuild (reruns are incremental by default and would reuse every vector). Slow the
+    # fetch workers down to one so the kill lands mid-run.
+    process = run_cli(env, image_dir, "--workers", "1", "--no-resume", "--no-incremental")
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list(resumed.work_dir.rglob("chunk-*.npz"))) < 2:
         assert process.poll() is None, process.stdout.read() if process.stdout else ""
@@ -141,7 +142,7 @@ def test_kill_9_then_rerun_resumes_to_the_same_index(
     still = load_bundle(resumed)  # previous index still loadable and unchanged
     assert still.urls == before.urls and still.manifest == before.manifest
 
-    rerun = run_cli(env, image_dir)
+    rerun = run_cli(env, image_dir, "--no-incremental")
     output = rerun.communicate(timeout=120)[0].decode()
     assert rerun.returncode == 0, output
     assert f"resuming: {done_before_rerun} of 6 chunks" in output
@@ -150,6 +151,25 @@ def test_kill_9_then_rerun_resumes_to_the_same_index(
     a, b = load_bundle(resumed), load_bundle(clean)
     assert a.urls == b.urls
     np.testing.assert_allclose(a.index.reconstruct_n(0, 24), b.index.reconstruct_n(0, 24), atol=1e-6)
+
+
+def test_cli_reruns_are_incremental_by_default(
+    image_dir: Path, tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    files = sorted(str(p) for p in image_dir.rglob("*.*"))
+    listing = tmp_path / "list.txt"
+    env = settings_env(tiny_settings(tiny_checkpoint, tmp_path / "data"))
+    listing.write_text("\n".join(files[:4]))
+    assert run_cli(env, listing).wait(timeout=120) == 0
+    listing.write_text("\n".join(files[1:7]))  # one dropped, three added
+    rerun = run_cli(env, listing)
+    output = rerun.communicate(timeout=120)[0].decode()
+    assert rerun.returncode == 0, output
+    assert "reusing 3 vectors, encoding 3 new sources, dropping 1" in output
+    full = run_cli(env, listing, "--no-incremental")
+    output = full.communicate(timeout=120)[0].decode()
+    assert full.returncode == 0 and "reusing" not in output, output
+    assert load_bundle(tiny_settings(tiny_checkpoint, tmp_path / "data")).urls == files[1:7]
 
 
 def test_cli_reports_systemic_errors_without_a_traceback(tiny_checkpoint: Path, tmp_path: Path) -> None:
