@@ -10,10 +10,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from imagesearch import __version__
+from imagesearch.api.deps import SearchGate
 from imagesearch.api.errors import install_error_handlers
 from imagesearch.api.limits import BodySizeLimit
+from imagesearch.api.metrics import RequestMetrics, build_metrics_router
 from imagesearch.api.reload import Reloader, build_admin_router
 from imagesearch.api.routes import build_router
+from imagesearch.api.routes_query import build_query_router
 from imagesearch.config import Settings
 from imagesearch.encoder import load_encoder
 from imagesearch.errors import ImageSearchError
@@ -53,7 +56,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["GET", "POST"],
         allow_headers=["*"],
     )
+    # Outermost: counts every answer, the 413s and CORS preflights included.
+    app.add_middleware(RequestMetrics)
     install_error_handlers(app)
-    app.include_router(build_router(settings))
+    # One gate for every search route: the concurrency limit is for the whole process.
+    gate = SearchGate(settings.max_concurrent_searches, settings.request_timeout_s)
+    app.include_router(build_router(settings, gate))
+    app.include_router(build_query_router(settings, gate))
     app.include_router(build_admin_router(settings, reloader))
+    app.include_router(build_metrics_router())
     return app

@@ -1,10 +1,24 @@
-"""Maps domain errors to HTTP statuses with a readable ``detail`` message."""
+"""Maps domain errors and unusable requests to 4xx statuses with a readable ``detail`` message.
+
+- Domain errors: InvalidQueryError / InvalidImageError -> 422, ImageTooLargeError -> 413.
+- Invalid parameters or bodies -> 422 with one sentence for people and the structured list for
+  programs. Python's JSON parser accepts ``NaN`` and ``Infinity``: an error quoting such an input
+  carries it as text (JSON cannot), and unparseable JSON is reported in words, not as a position.
+- Bodies the framework cannot even parse (bytes that are not UTF-8, broken multipart framing)
+  come out of it as a bare 400: they become 422 like every other bad input.
+"""
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
 
 from imagesearch.errors import ImageTooLargeError, InvalidImageError, InvalidQueryError
 
@@ -19,6 +33,7 @@ def install_error_handlers(app: FastAPI) -> None:
     for error_type, status in _STATUS.items():
         app.add_exception_handler(error_type, _domain_handler(status))
     app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(HTTPException, _unparseable_body)
 
 
 def _domain_handler(status: int):  # type: ignore[no-untyped-def]
@@ -29,9 +44,8 @@ def _domain_handler(status: int):  # type: ignore[no-untyped-def]
 
 
 async def _validation_handler(_: Request, exc: Exception) -> JSONResponse:
-    # One readable sentence for people and UIs, the structured list for programs.
     assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
+    errors = [_readable(error) for error in exc.errors()]
     messages = []
     for error in errors:
         loc = list(error.get("loc", ()))
@@ -42,6 +56,36 @@ async def _validation_handler(_: Request, exc: Exception) -> JSONResponse:
         status_code=422,
         content={"detail": "; ".join(messages) or "invalid request", "errors": _jsonable(errors)},
     )
+
+
+async def _unparseable_body(request: Request, exc: Exception) -> Response:
+    """The framework's 400 for a body it could not parse -> 422; every other HTTPException as usual."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 400:
+        return JSONResponse(
+            status_code=422, content={"detail": f"the request body could not be read: {exc.detail}"}
+        )
+    return await http_exception_handler(request, exc)
+
+
+def _readable(error: dict[str, Any]) -> dict[str, Any]:
+    error = {key: _finite(value) for key, value in error.items()}
+    if error.get("type") == "json_invalid":
+        reason = (error.get("ctx") or {}).get("error", "")
+        error["loc"] = ("body",)
+        error["msg"] = f"the body is not valid JSON: {reason}" if reason else "the body is not valid JSON"
+    return error
+
+
+def _finite(value: Any) -> Any:
+    """Non-finite floats (anywhere inside) -> their text, which JSON can carry."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_finite(item) for item in value)
+    return value
 
 
 def _jsonable(errors: object) -> object:

@@ -1,75 +1,42 @@
-"""HTTP routes. Thin: validate, run the search off the event loop, shape the response.
+"""HTTP routes: health, text search, upload search and image files. Thin: validate, run the
+search off the event loop, shape the response. Combined, similar and batch queries live in
+``routes_query``.
 
 No `from __future__ import annotations` here: the limits in the annotations are read from
 `settings` inside `build_router`, which FastAPI can only resolve when they are evaluated.
 """
 
-import asyncio
-from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
-from imagesearch.api.schemas import ErrorResponse, HealthResponse, SearchResponse, SearchResult
+from imagesearch.api.deps import (
+    ERRORS,
+    SearcherDep,
+    SearchGate,
+    page_response,
+    ranking_dependencies,
+)
+from imagesearch.api.schemas import ErrorResponse, HealthResponse, SearchResponse
 from imagesearch.config import Settings
 from imagesearch.errors import ImageTooLargeError, InvalidImageError, InvalidQueryError
 from imagesearch.fallback_encoder import FALLBACK_WARNING
-from imagesearch.search import Hit, Searcher
+from imagesearch.ranking import RankOptions
 
-
-def get_searcher(request: Request) -> Searcher:
-    searcher: Searcher = request.app.state.searcher
-    return searcher
-
-
-SearcherDep = Annotated[Searcher, Depends(get_searcher)]
-
-_ERRORS: dict[int | str, dict[str, object]] = {
-    413: {"model": ErrorResponse, "description": "upload or image over the size limits"},
-    422: {"model": ErrorResponse, "description": "invalid query, parameter or image"},
-    503: {"model": ErrorResponse, "description": "the search took longer than the request timeout"},
-}
 _IMAGE_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"content": {"image/*": {}}, "description": "the indexed image file"},
     307: {"description": "redirect to the original URL of a remote image"},
     404: {"model": ErrorResponse, "description": "no indexed local image with this id"},
     422: {"model": ErrorResponse, "description": "the id is not an integer"},
 }
-T = TypeVar("T")
 
 
-class SearchGate:
-    """Runs blocking searches (encoding) in the thread pool, off the event loop.
-
-    At most ``limit`` run at once; the rest wait in FIFO order, so under load every request
-    waits its turn instead of a few starving while many threads fight over the cores. The
-    deadline covers the wait: a thread cannot be cancelled, so on timeout the client gets a
-    503 at once while any started work finishes in the background.
-    """
-
-    def __init__(self, limit: int, timeout_s: float) -> None:
-        self._semaphore = asyncio.Semaphore(limit)
-        self._timeout_s = timeout_s
-
-    async def run(self, function: Callable[..., T], *args: object) -> T:
-        try:
-            return await asyncio.wait_for(self._run(function, *args), timeout=self._timeout_s)
-        except TimeoutError as exc:
-            raise HTTPException(503, f"the search took longer than {self._timeout_s:g} s; try again") from exc
-
-    async def _run(self, function: Callable[..., T], *args: object) -> T:
-        async with self._semaphore:
-            return await run_in_threadpool(function, *args)
-
-
-def build_router(settings: Settings) -> APIRouter:
+def build_router(settings: Settings, gate: SearchGate) -> APIRouter:
     """Routes whose documented limits come from ``settings`` (shown in /docs)."""
     router = APIRouter()
-    gate = SearchGate(settings.max_concurrent_searches, settings.request_timeout_s)
-    top_k_doc = f"number of results, 1..{settings.max_top_k}"
-    TopK = Annotated[int, Query(ge=1, le=settings.max_top_k, description=top_k_doc)]  # noqa: N806
+    ranking = ranking_dependencies(settings)
+    hybrid_doc = "weight of the caption text match (BM25, fused by rank), 0..1; 0: CLIP only"
 
     @router.get("/health")
     def health(searcher: SearcherDep) -> HealthResponse:
@@ -85,13 +52,14 @@ def build_router(settings: Settings) -> APIRouter:
             index_factory=manifest.index_factory,
             search_params=manifest.search_params,
             recall_at_10=manifest.recall_at_10,
+            captions=searcher.has_captions,
             created_at=manifest.created_at,
             fallback=searcher.encoder.fallback,
             encoder_label=searcher.encoder.label,
             warning=FALLBACK_WARNING if searcher.encoder.fallback else None,
         )
 
-    @router.get("/search", responses=_ERRORS)
+    @router.get("/search", responses=ERRORS)
     async def search(
         request: Request,
         searcher: SearcherDep,
@@ -103,29 +71,29 @@ def build_router(settings: Settings) -> APIRouter:
                 description="text to search for, e.g. 'a person on a bicycle in the rain'",
             ),
         ],
-        top_k: TopK = settings.default_top_k,
+        options: Annotated[RankOptions, Depends(ranking.query)],
+        hybrid: Annotated[float, Query(ge=0, le=1, description=hybrid_doc)] = 0.0,
     ) -> SearchResponse:
-        hits = await gate.run(searcher.search_text, query, top_k)
-        return _response(request, query, top_k, hits)
+        # A repeated search is answered from the result cache on the event loop: no thread hop.
+        page = searcher.cached_text_page(query, options, hybrid)
+        if page is None:
+            page = await gate.run(searcher.text_page, query, options, hybrid)
+        return page_response(request, query, options, page)
 
-    @router.post("/search-by-image", responses=_ERRORS)
+    @router.post("/search-by-image", responses=ERRORS)
     async def search_by_image(
         request: Request,
         searcher: SearcherDep,
         file: Annotated[UploadFile, File(description=f"image, at most {settings.max_upload_bytes:,} bytes")],
-        top_k: TopK = settings.default_top_k,
-        top_k_form: Annotated[
-            int | None, Form(alias="top_k", ge=1, le=settings.max_top_k, description=top_k_doc)
-        ] = None,
+        options: Annotated[RankOptions, Depends(ranking.form)],
     ) -> SearchResponse:
         data = await file.read(settings.max_upload_bytes + 1)
         if len(data) > settings.max_upload_bytes:
             raise ImageTooLargeError(f"the upload is over the {settings.max_upload_bytes:,}-byte limit")
         if not data:
             raise InvalidImageError("the uploaded file is empty")
-        k = top_k_form or top_k
-        hits = await gate.run(searcher.search_image, data, k)
-        return _response(request, file.filename or "uploaded image", k, hits)
+        page = await gate.run(searcher.image_page, data, options)
+        return page_response(request, file.filename or "uploaded image", options, page)
 
     @router.get(
         "/images/{image_id}", name="get_image", response_class=FileResponse, responses=_IMAGE_RESPONSES
@@ -143,19 +111,3 @@ def build_router(settings: Settings) -> APIRouter:
         return FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
 
     return router
-
-
-def _response(request: Request, query: str, top_k: int, hits: list[Hit]) -> SearchResponse:
-    return SearchResponse(
-        query=query,
-        top_k=top_k,
-        results=[
-            SearchResult(
-                id=hit.id,
-                image_url=hit.source if hit.is_remote else str(request.url_for("get_image", image_id=hit.id)),
-                score=hit.score,
-                source=hit.source,
-            )
-            for hit in hits
-        ],
-    )

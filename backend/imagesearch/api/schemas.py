@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+
+from imagesearch.config import Settings
+
+MAX_WEIGHT = 10.0
 
 
 class SearchResult(BaseModel):
@@ -12,12 +17,24 @@ class SearchResult(BaseModel):
     image_url: str = Field(description="URL a browser can load: the original http(s) URL, or /images/{id}")
     score: float = Field(description="cosine similarity between query and image, -1..1")
     source: str = Field(description="the source string stored at indexing time (URL or path)")
+    caption: str | None = Field(default=None, description="the image's caption, when the index has them")
+    duplicates: list[int] = Field(
+        default_factory=list, description="ids of near-duplicates collapsed into this result (dedupe)"
+    )
 
 
 class SearchResponse(BaseModel):
-    query: str
+    query: str = Field(description="the query, or a readable description of a combined query")
     top_k: int
+    offset: int = Field(default=0, description="rank of the first result in the full order")
+    has_more: bool = Field(default=False, description="at least one more result follows this page")
+    min_score: float | None = None
+    dedupe: bool = False
     results: list[SearchResult]
+
+
+class BatchResponse(BaseModel):
+    results: list[SearchResponse] = Field(description="one response per query, in request order")
 
 
 class HealthResponse(BaseModel):
@@ -35,6 +52,7 @@ class HealthResponse(BaseModel):
     index_factory: str = Field(default="", description="FAISS factory string the index was built from")
     search_params: dict[str, int] = Field(default_factory=dict, description="efSearch / nprobe in use")
     recall_at_10: float | None = Field(default=None, description="recall@10 vs exact search, at build")
+    captions: bool = Field(default=False, description="the index has captions: hybrid search is available")
 
 
 class ReloadResponse(BaseModel):
@@ -50,3 +68,98 @@ class ErrorResponse(BaseModel):
     errors: list[dict[str, Any]] | None = Field(
         default=None, description="for invalid parameters: the structured list of problems"
     )
+
+
+# Requests. The limits that come from settings (top_k, offset, term and query counts, text length)
+# are applied by ``request_models``, which derives per-settings subclasses of these.
+class SearchTerm(BaseModel):
+    """One weighted term of a combined query: exactly one of text / image_id / image_b64."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    text: str | None = Field(default=None, min_length=1, description="text to match")
+    image_id: int | None = Field(default=None, ge=0, description="an indexed image (excluded from results)")
+    image_b64: str | None = Field(
+        default=None, min_length=1, description="base64 of an image file's bytes (a data: URL is accepted)"
+    )
+    weight: float = Field(
+        default=1.0, ge=-MAX_WEIGHT, le=MAX_WEIGHT, description="not 0; negative: less like"
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SearchTerm:
+        given = [name for name in ("text", "image_id", "image_b64") if getattr(self, name) is not None]
+        if len(given) != 1:
+            found = ", ".join(given) if given else "none"
+            raise ValueError(f"a term needs exactly one of text, image_id, image_b64 (got {found})")
+        if self.weight == 0:
+            raise ValueError("a term's weight must not be 0")
+        return self
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    terms: list[SearchTerm] = Field(min_length=1, description="weighted terms; at least one positive")
+    top_k: int = Field(default=10, ge=1, description="number of results")
+    offset: int = Field(default=0, ge=0, description="rank of the first result (pagination)")
+    min_score: float | None = Field(default=None, ge=-1, le=1, description="drop results scoring below")
+    dedupe: bool = Field(default=False, description="collapse near-duplicate images into one result")
+    hybrid: float = Field(
+        default=0, ge=0, le=1, description="weight of the caption text match (0: CLIP only)"
+    )
+
+    @model_validator(mode="after")
+    def _one_positive(self) -> SearchRequest:
+        if not any(term.weight > 0 for term in self.terms):
+            raise ValueError("at least one term needs a positive weight")
+        return self
+
+
+class BatchQuery(SearchTerm):
+    """One query of a batch: a single text, image_id or image_b64 (weight must be positive)."""
+
+    @model_validator(mode="after")
+    def _positive(self) -> BatchQuery:
+        if self.weight <= 0:
+            raise ValueError("a batch query's weight must be positive")
+        return self
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    queries: list[BatchQuery] = Field(min_length=1, description="queries, answered in this order")
+    top_k: int = Field(default=10, ge=1, description="number of results per query")
+    min_score: float | None = Field(default=None, ge=-1, le=1, description="drop results scoring below")
+
+
+@dataclass(frozen=True)
+class RequestModels:
+    search: type[SearchRequest]
+    batch: type[BatchRequest]
+
+
+def request_models(settings: Settings) -> RequestModels:
+    """Subclasses of the request models carrying this configuration's limits (shown in /docs)."""
+    text: Any = (
+        str | None,
+        Field(default=None, min_length=1, max_length=settings.max_query_chars, description="text to match"),
+    )
+    top_k = (int, Field(default=settings.default_top_k, ge=1, le=settings.max_top_k))
+    term = create_model("SearchTerm", __base__=SearchTerm, text=text)
+    query = create_model("BatchQuery", __base__=BatchQuery, text=text)
+    search = create_model(
+        "SearchRequest",
+        __base__=SearchRequest,
+        terms=(list[term], Field(min_length=1, max_length=settings.max_query_terms)),  # type: ignore[valid-type]
+        top_k=top_k,
+        offset=(int, Field(default=0, ge=0, le=settings.max_offset)),
+    )
+    batch = create_model(
+        "BatchRequest",
+        __base__=BatchRequest,
+        queries=(list[query], Field(min_length=1, max_length=settings.max_batch_queries)),  # type: ignore[valid-type]
+        top_k=top_k,
+    )
+    return RequestModels(search=search, batch=batch)

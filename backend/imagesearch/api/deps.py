@@ -1,0 +1,124 @@
+"""What the route modules share: the searcher dependency, the search gate, ranking parameters.
+
+No `from __future__ import annotations` here: FastAPI reads the annotations of the dependency
+functions built in ``ranking_dependencies``, whose limits come from ``settings``.
+"""
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Form, HTTPException, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from imagesearch.api.schemas import ErrorResponse, SearchResponse, SearchResult
+from imagesearch.config import Settings
+from imagesearch.ranking import RankOptions
+from imagesearch.search import Page, Searcher
+
+
+def get_searcher(request: Request) -> Searcher:
+    searcher: Searcher = request.app.state.searcher
+    return searcher
+
+
+SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorResponse, "description": "upload or image over the size limits"},
+    422: {"model": ErrorResponse, "description": "invalid query, parameter or image"},
+    503: {"model": ErrorResponse, "description": "the search took longer than the request timeout"},
+}
+T = TypeVar("T")
+
+
+class SearchGate:
+    """Runs blocking searches (encoding) in the thread pool, off the event loop.
+
+    At most ``limit`` run at once; the rest wait in FIFO order, so under load every request
+    waits its turn instead of a few starving while many threads fight over the cores. The
+    deadline covers the wait: a thread cannot be cancelled, so on timeout the client gets a
+    503 at once while any started work finishes in the background.
+    """
+
+    def __init__(self, limit: int, timeout_s: float) -> None:
+        self._semaphore = asyncio.Semaphore(limit)
+        self._timeout_s = timeout_s
+
+    async def run(self, function: Callable[..., T], *args: object) -> T:
+        try:
+            return await asyncio.wait_for(self._run(function, *args), timeout=self._timeout_s)
+        except TimeoutError as exc:
+            raise HTTPException(503, f"the search took longer than {self._timeout_s:g} s; try again") from exc
+
+    async def _run(self, function: Callable[..., T], *args: object) -> T:
+        async with self._semaphore:
+            return await run_in_threadpool(function, *args)
+
+
+@dataclass(frozen=True)
+class RankingDependencies:
+    """``Depends`` targets reading top_k / offset / min_score / dedupe from the query string
+    (``query``) or from the query string or form fields of a multipart upload (``form``)."""
+
+    query: Callable[..., RankOptions]
+    form: Callable[..., RankOptions]
+
+
+def ranking_dependencies(settings: Settings) -> RankingDependencies:
+    top_k_doc = f"number of results, 1..{settings.max_top_k}"
+    offset_doc = f"rank of the first result (pagination), 0..{settings.max_offset}"
+    min_doc = "drop results whose score is below this, -1..1"
+    dedupe_doc = "collapse near-duplicate images into the best-scored one"
+    TopK = Annotated[int, Query(ge=1, le=settings.max_top_k, description=top_k_doc)]  # noqa: N806
+    Offset = Annotated[int, Query(ge=0, le=settings.max_offset, description=offset_doc)]  # noqa: N806
+    MinScore = Annotated[float | None, Query(ge=-1, le=1, description=min_doc)]  # noqa: N806
+    Dedupe = Annotated[bool, Query(description=dedupe_doc)]  # noqa: N806
+
+    def from_query(
+        top_k: TopK = settings.default_top_k,
+        offset: Offset = 0,
+        min_score: MinScore = None,
+        dedupe: Dedupe = False,
+    ) -> RankOptions:
+        return RankOptions(top_k=top_k, offset=offset, min_score=min_score, dedupe=dedupe)
+
+    def from_form(
+        query_options: Annotated[RankOptions, Depends(from_query)],
+        top_k: Annotated[int | None, Form(ge=1, le=settings.max_top_k, description=top_k_doc)] = None,
+        offset: Annotated[int | None, Form(ge=0, le=settings.max_offset, description=offset_doc)] = None,
+        min_score: Annotated[float | None, Form(ge=-1, le=1, description=min_doc)] = None,
+        dedupe: Annotated[bool | None, Form(description=dedupe_doc)] = None,
+    ) -> RankOptions:
+        """Form fields win over the same names in the query string."""
+        return RankOptions(
+            top_k=top_k if top_k is not None else query_options.top_k,
+            offset=offset if offset is not None else query_options.offset,
+            min_score=min_score if min_score is not None else query_options.min_score,
+            dedupe=dedupe if dedupe is not None else query_options.dedupe,
+        )
+
+    return RankingDependencies(query=from_query, form=from_form)
+
+
+def page_response(request: Request, query: str, options: RankOptions, page: Page) -> SearchResponse:
+    return SearchResponse(
+        query=query,
+        top_k=options.top_k,
+        offset=options.offset,
+        has_more=page.has_more,
+        min_score=options.min_score,
+        dedupe=options.dedupe,
+        results=[
+            SearchResult(
+                id=hit.id,
+                image_url=hit.source if hit.is_remote else str(request.url_for("get_image", image_id=hit.id)),
+                score=hit.score,
+                source=hit.source,
+                caption=hit.caption,
+                duplicates=list(hit.duplicates),
+            )
+            for hit in page.hits
+        ],
+    )
