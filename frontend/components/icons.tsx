@@ -105,3 +105,10 @@ export const SpinnerIcon = ({ className = "size-4", ...props }: IconProps) => (
     <path d="M21 12a9 9 0 1 1-6.2-8.6" />
   </Icon>
 );
+
+export const CombineIcon = (props: IconProps) => (
+  <Icon {...props}>
+    <circle cx="9" cy="12" r="6" />
+    <circle cx="15" cy="12" r="6" />
+  </Icon>
+);

@@ -24,9 +24,11 @@ interface LightboxProps {
   onIndexChange: (index: number) => void;
   onClose: () => void;
   onMoreLikeThis: (result: SearchResult) => void;
+  onAddToQuery: (result: SearchResult, sign: 1 | -1) => void;
 }
 
-export function Lightbox({ results, index, onIndexChange, onClose, onMoreLikeThis }: LightboxProps) {
+export function Lightbox(props: LightboxProps) {
+  const { results, index, onIndexChange, onClose, onMoreLikeThis, onAddToQuery } = props;
   const dialog = useRef<HTMLDialogElement>(null);
   const result = results[index];
   const hasPrevious = index > 0;
@@ -57,6 +59,8 @@ export function Lightbox({ results, index, onIndexChange, onClose, onMoreLikeThi
 
   if (!result) return null;
   const name = fileNameOf(result.source);
+  const lightButton =
+    "inline-flex items-center gap-1.5 rounded-full px-3 py-2 text-sm font-medium text-white/80 hover:bg-white/10 hover:text-white focus-visible:outline-2 focus-visible:outline-white";
   const navButton =
     "absolute top-1/2 z-10 -translate-y-1/2 rounded-full bg-white/10 p-3 text-white backdrop-blur transition hover:bg-white/20 focus-visible:outline-2 focus-visible:outline-white disabled:invisible";
 
@@ -114,10 +118,17 @@ export function Lightbox({ results, index, onIndexChange, onClose, onMoreLikeThi
         </div>
 
         <footer className="flex flex-wrap items-center justify-between gap-3 px-4 py-4 sm:px-6">
-          <p className="min-w-0 truncate text-sm text-white/70" title={result.source}>
-            {name}
-          </p>
-          <div className="flex shrink-0 items-center gap-2">
+          <div className="min-w-0 flex-1">
+            {result.caption?.trim() && (
+              <p data-testid="lightbox-caption" className="line-clamp-2 text-base font-medium text-white">
+                {result.caption.trim()}
+              </p>
+            )}
+            <p className="truncate text-sm text-white/70" title={result.source}>
+              {name}
+            </p>
+          </div>
+          <div className="flex flex-wrap items-center justify-end gap-2">
             <a
               href={result.image_url}
               target="_blank"
@@ -127,6 +138,22 @@ export function Lightbox({ results, index, onIndexChange, onClose, onMoreLikeThi
               <ExternalIcon className="size-4" />
               Open original
             </a>
+            <button
+              type="button"
+              onClick={() => onAddToQuery(result, 1)}
+              className={lightButton}
+              title="Add to query: more like this image"
+            >
+              + Add to query
+            </button>
+            <button
+              type="button"
+              onClick={() => onAddToQuery(result, -1)}
+              className={lightButton}
+              title="Exclude: less like this image"
+            >
+              − Exclude
+            </button>
             <button
               type="button"
               onClick={() => onMoreLikeThis(result)}

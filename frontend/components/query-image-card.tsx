@@ -3,10 +3,17 @@
 import { useState } from "react";
 
 import { BrokenImageIcon, CloseIcon } from "@/components/icons";
-import type { QueryImage } from "@/lib/types";
+
+interface QueryImageCardProps {
+  previewUrl: string;
+  label: string;
+  /** What kind of image search this is ("Searching with an image", "More like this"). */
+  kicker: string;
+  onClear: () => void;
+}
 
 /** The image being searched with, and a way to clear it. */
-export function QueryImageCard({ image, onClear }: { image: QueryImage; onClear: () => void }) {
+export function QueryImageCard({ previewUrl, label, kicker, onClear }: QueryImageCardProps) {
   const [failed, setFailed] = useState(false);
   return (
     <div
@@ -19,19 +26,17 @@ export function QueryImageCard({ image, onClear }: { image: QueryImage; onClear:
         ) : (
           // eslint-disable-next-line @next/next/no-img-element -- a local object URL or the API's image
           <img
-            src={image.previewUrl}
-            alt={`Query image: ${image.label}`}
+            src={previewUrl}
+            alt={`Query image: ${label}`}
             className="size-full object-cover"
             onError={() => setFailed(true)}
           />
         )}
       </div>
       <div className="min-w-0 flex-1">
-        <p className="text-xs font-medium uppercase tracking-wide text-indigo-600 dark:text-indigo-400">
-          {image.source === "result" ? "More like this" : "Searching with an image"}
-        </p>
-        <p className="truncate text-sm font-medium text-zinc-900 dark:text-zinc-100" title={image.label}>
-          {image.label}
+        <p className="text-xs font-medium uppercase tracking-wide text-indigo-600 dark:text-indigo-400">{kicker}</p>
+        <p className="truncate text-sm font-medium text-zinc-900 dark:text-zinc-100" title={label}>
+          {label}
         </p>
       </div>
       <button

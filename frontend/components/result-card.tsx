@@ -3,7 +3,7 @@
 import { useState } from "react";
 
 import { BrokenImageIcon, SparklesIcon } from "@/components/icons";
-import { fileNameOf, formatScore } from "@/lib/format";
+import { fileNameOf, formatScore, plural } from "@/lib/format";
 import type { SearchResult } from "@/lib/types";
 
 interface ResultCardProps {
@@ -11,11 +11,17 @@ interface ResultCardProps {
   rank: number;
   onOpen: () => void;
   onMoreLikeThis: () => void;
+  /** Add this image to the combined query: +1 more like it, -1 less like it. */
+  onAddToQuery: (sign: 1 | -1) => void;
 }
 
-export function ResultCard({ result, rank, onOpen, onMoreLikeThis }: ResultCardProps) {
+export function ResultCard({ result, rank, onOpen, onMoreLikeThis, onAddToQuery }: ResultCardProps) {
   const [failed, setFailed] = useState(false);
   const name = fileNameOf(result.source);
+  const caption = result.caption?.trim() || null;
+  const duplicates = result.duplicates ?? [];
+  const small =
+    "inline-flex shrink-0 items-center justify-center rounded-full text-xs font-medium focus-visible:outline-2 focus-visible:outline-indigo-500";
 
   return (
     <li
@@ -27,6 +33,7 @@ export function ResultCard({ result, rank, onOpen, onMoreLikeThis }: ResultCardP
         type="button"
         onClick={onOpen}
         aria-label={`Open result ${rank}, ${name}, in a larger view`}
+        title={caption ?? undefined}
         className="relative block aspect-[4/3] w-full overflow-hidden bg-zinc-100 focus-visible:outline-3 focus-visible:-outline-offset-3 focus-visible:outline-indigo-500 dark:bg-zinc-800"
       >
         {failed ? (
@@ -38,7 +45,7 @@ export function ResultCard({ result, rank, onOpen, onMoreLikeThis }: ResultCardP
           // eslint-disable-next-line @next/next/no-img-element -- served by the API or its origin host
           <img
             src={result.image_url}
-            alt={`Result ${rank}: ${name}`}
+            alt={`Result ${rank}: ${name}${caption ? ` — ${caption}` : ""}`}
             loading="lazy"
             decoding="async"
             onError={() => setFailed(true)}
@@ -48,23 +55,62 @@ export function ResultCard({ result, rank, onOpen, onMoreLikeThis }: ResultCardP
         <span className="absolute left-2 top-2 rounded-full bg-black/55 px-2 py-0.5 text-xs font-medium text-white backdrop-blur">
           #{rank}
         </span>
+        {duplicates.length > 0 && (
+          <span
+            data-testid="duplicates-badge"
+            title={`${plural(duplicates.length, "near-duplicate")} collapsed into this result: #${duplicates.join(", #")}`}
+            className="absolute right-2 top-2 rounded-full bg-indigo-600/90 px-2 py-0.5 text-xs font-semibold text-white backdrop-blur"
+          >
+            +{duplicates.length} similar
+          </span>
+        )}
       </button>
-      <div className="flex items-center justify-between gap-2 px-3 py-2.5">
+      {caption && (
+        <p
+          data-testid="result-caption"
+          title={caption}
+          className="truncate px-3 pt-2 text-sm text-zinc-700 dark:text-zinc-300"
+        >
+          {caption}
+        </p>
+      )}
+      <div className="flex flex-wrap items-center justify-between gap-x-2 gap-y-1.5 px-3 py-2.5">
         <p className="whitespace-nowrap text-xs text-zinc-500 dark:text-zinc-400" title="Cosine similarity to the query">
           <span>Score </span>
           <span data-testid="result-score" className="font-mono text-sm font-semibold tabular-nums text-zinc-900 dark:text-zinc-100">
             {formatScore(result.score)}
           </span>
         </p>
-        <button
-          type="button"
-          onClick={onMoreLikeThis}
-          aria-label={`More like result ${rank}`}
-          className="inline-flex shrink-0 items-center gap-1 rounded-full px-2.5 py-1 text-xs font-medium text-indigo-700 hover:bg-indigo-50 focus-visible:outline-2 focus-visible:outline-indigo-500 dark:text-indigo-300 dark:hover:bg-indigo-500/10"
-        >
-          <SparklesIcon className="size-3.5" />
-          More like this
-        </button>
+        <div className="ml-auto flex items-center gap-1">
+          <button
+            type="button"
+            onClick={onMoreLikeThis}
+            aria-label={`More like result ${rank}`}
+            title="More like this"
+            className={`${small} gap-1 px-2 py-1 text-indigo-700 hover:bg-indigo-50 dark:text-indigo-300 dark:hover:bg-indigo-500/10`}
+          >
+            <SparklesIcon className="size-3.5" />
+            More like this
+          </button>
+          <button
+            type="button"
+            onClick={() => onAddToQuery(1)}
+            aria-label={`Add result ${rank} to the query`}
+            title="Add to query: more like this image"
+            className={`${small} size-7 border border-emerald-300 text-base text-emerald-700 hover:bg-emerald-50 dark:border-emerald-700/60 dark:text-emerald-300 dark:hover:bg-emerald-500/10`}
+          >
+            <span aria-hidden="true">+</span>
+          </button>
+          <button
+            type="button"
+            onClick={() => onAddToQuery(-1)}
+            aria-label={`Exclude result ${rank} from the query`}
+            title="Exclude: less like this image"
+            className={`${small} size-7 border border-rose-300 text-base text-rose-700 hover:bg-rose-50 dark:border-rose-700/60 dark:text-rose-300 dark:hover:bg-rose-500/10`}
+          >
+            <span aria-hidden="true">−</span>
+          </button>
+        </div>
       </div>
     </li>
   );

@@ -17,10 +17,11 @@ interface ResultGridProps {
   pageSize: number;
   onLoadMore: () => void;
   onMoreLikeThis: (result: SearchResult) => void;
+  onAddToQuery: (result: SearchResult, sign: 1 | -1) => void;
 }
 
 export function ResultGrid(props: ResultGridProps) {
-  const { results, hasMore, loadingMore, loadMoreError, pageSize, onLoadMore, onMoreLikeThis } = props;
+  const { results, hasMore, loadingMore, loadMoreError, pageSize, onLoadMore, onMoreLikeThis, onAddToQuery } = props;
   const [open, setOpen] = useState<number | null>(null);
 
   const moreLikeThis = (result: SearchResult) => {
@@ -38,6 +39,7 @@ export function ResultGrid(props: ResultGridProps) {
             rank={index + 1}
             onOpen={() => setOpen(index)}
             onMoreLikeThis={() => moreLikeThis(result)}
+            onAddToQuery={(sign) => onAddToQuery(result, sign)}
           />
         ))}
         {loadingMore && <SkeletonCards count={Math.min(pageSize, 12)} />}
@@ -69,6 +71,10 @@ export function ResultGrid(props: ResultGridProps) {
           onIndexChange={setOpen}
           onClose={() => setOpen(null)}
           onMoreLikeThis={moreLikeThis}
+          onAddToQuery={(result, sign) => {
+            setOpen(null);
+            onAddToQuery(result, sign);
+          }}
         />
       )}
     </>

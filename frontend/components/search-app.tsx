@@ -1,99 +1,112 @@
 "use client";
 
 /**
- * The search page: wires the URL (text query `q`, page size `k`), the image query, the API calls
- * and the views. The text query lives in the URL so searches can be shared, reloaded and walked
- * with Back/Forward; an image cannot, so it is kept in memory.
+ * The search page: wires the URL state (see lib/url-state.ts), the query builder's draft, the API
+ * calls and the views. Text, "More like this", combined terms and the ranking options live in
+ * the URL so searches can be shared, reloaded and walked with Back/Forward; an uploaded image
+ * cannot, so it is kept in memory.
  */
 
-import { useSearchParams } from "next/navigation";
-import { type ChangeEvent, useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { type ChangeEvent, useCallback, useEffect, useMemo, useRef } from "react";
 
 import { NoResults, Welcome } from "@/components/empty-state";
 import { ErrorState } from "@/components/error-state";
 import { DropOverlay, useImageDropAndPaste } from "@/components/image-drop";
+import { NoGoodMatches } from "@/components/no-good-matches";
+import { QueryBuilder } from "@/components/query-builder";
 import { QueryImageCard } from "@/components/query-image-card";
 import { ResultGrid } from "@/components/result-grid";
 import { GRID_CLASSES, SkeletonCards } from "@/components/result-skeleton";
 import { ResultsToolbar } from "@/components/results-toolbar";
 import { SiteHeader } from "@/components/site-header";
 import { createApiClient } from "@/lib/api";
-import { DEFAULT_PAGE_SIZE, parsePageSize } from "@/lib/config";
 import { describeError } from "@/lib/errors";
 import { fileNameOf } from "@/lib/format";
-import type { QueryImage, SearchQuery, SearchResult } from "@/lib/types";
+import { canRun, hasText } from "@/lib/terms";
+import type { QueryImage, SearchOptions, SearchResult } from "@/lib/types";
 import { useHealth } from "@/lib/use-health";
+import { useQueryDraft } from "@/lib/use-query-draft";
+import { useQueryState } from "@/lib/use-query-state";
 import { useSearch } from "@/lib/use-search";
+
+function fileImage(file: File): QueryImage {
+  return { source: "file", file, previewUrl: URL.createObjectURL(file), label: file.name || "Pasted image" };
+}
 
 export function SearchApp({ apiBaseUrl }: { apiBaseUrl: string }) {
   const api = useMemo(() => createApiClient(apiBaseUrl), [apiBaseUrl]);
-  const params = useSearchParams();
-  const text = params.get("q")?.trim() ?? "";
-  const pageSize = parsePageSize(params.get("k"));
-  const [image, setImage] = useState<QueryImage | null>(null);
-  const activeImage = text ? null : image;
-  const query = useMemo<SearchQuery | null>(
-    () => (text ? { kind: "text", text } : activeImage ? { kind: "image", image: activeImage } : null),
-    [text, activeImage],
-  );
+  const nav = useQueryState(api);
+  const { query, options } = nav;
   const { state, run, loadMore, reset } = useSearch(api);
   const health = useHealth(api);
+  const draft = useQueryDraft(query);
   const fileInput = useRef<HTMLInputElement>(null);
+  // Whether the file picker adds a term to the query builder, or searches with the image.
+  const pickForTerm = useRef(false);
+
+  const healthState = health.state;
+  const captions = healthState.status === "ok" && healthState.health.captions === true;
+  const words = query?.kind === "text" || (query?.kind === "combined" && hasText(query.terms));
+  // The caption weight applies to words on an index with captions; wait for /health to know.
+  const waitForHealth = options.hybrid > 0 && words && healthState.status === "loading";
+  const hybrid = captions ? options.hybrid : 0;
+  const effective = useMemo<SearchOptions>(() => ({ ...options, hybrid }), [options, hybrid]);
 
   useEffect(() => {
-    if (query) void run(query, pageSize);
+    if (waitForHealth) return;
+    if (query) void run(query, effective);
     else reset();
-  }, [query, pageSize, run, reset]);
+  }, [query, effective, waitForHealth, run, reset]);
 
-  const chooseImage = useCallback(
-    (next: QueryImage | null) => {
-      if (image?.source === "file" && image.previewUrl !== next?.previewUrl) URL.revokeObjectURL(image.previewUrl);
-      setImage(next);
-      if (next) {
-        pushUrl({ q: null, k: pageSize });
-        window.scrollTo({ top: 0 });
-      }
+  const { searchImage, searchCombined, searchSimilar, searchText, setOptions, clear } = nav;
+  const { add: addTerm } = draft;
+  const onImageFile = useCallback(
+    (file: File) => {
+      if (pickForTerm.current || draft.open) addTerm({ kind: "upload", image: fileImage(file) });
+      else searchImage(fileImage(file));
+      pickForTerm.current = false;
     },
-    [image, pageSize],
+    [addTerm, draft.open, searchImage],
   );
+  const { dragging } = useImageDropAndPaste(onImageFile);
 
-  const searchImageFile = useCallback(
-    (file: File) =>
-      chooseImage({ source: "file", file, previewUrl: URL.createObjectURL(file), label: file.name || "Pasted image" }),
-    [chooseImage],
-  );
-  const { dragging } = useImageDropAndPaste(searchImageFile);
-
-  const searchText = (next: string) => {
-    // The same words again re-run the search (the URL would not change).
-    if (!pushUrl({ q: next, k: pageSize }) && query) void run(query, pageSize);
-    window.scrollTo({ top: 0 });
+  const pickImage = (forTerm: boolean) => {
+    pickForTerm.current = forTerm;
+    fileInput.current?.click();
   };
-  const moreLikeThis = (result: SearchResult) =>
-    chooseImage({ source: "result", result, previewUrl: result.image_url, label: fileNameOf(result.source) });
-  const pickImage = () => fileInput.current?.click();
   const onFileChosen = (event: ChangeEvent<HTMLInputElement>) => {
     const file = event.target.files?.[0];
     event.target.value = ""; // choosing the same file again still searches
-    if (file) searchImageFile(file);
+    if (file) onImageFile(file);
+    else pickForTerm.current = false;
   };
-  const goHome = () => {
-    chooseImage(null);
-    pushUrl({ q: null, k: pageSize });
-  };
+  const addResult = (result: SearchResult, sign: 1 | -1) =>
+    addTerm(
+      { kind: "image_id", id: result.id, previewUrl: result.image_url, label: fileNameOf(result.source) },
+      sign,
+    );
   const retry = () => {
-    if (query) void run(query, pageSize);
+    if (query) void run(query, effective);
     health.refresh();
   };
 
-  const healthState = health.state;
   const loadMoreError = state.loadMoreError
     ? `Couldn't load more: ${describeError(state.loadMoreError, state.query, api.baseUrl).title.toLowerCase()}.`
     : null;
 
   return (
     <div className="flex min-h-dvh flex-col">
-      <SiteHeader query={text} health={healthState} onSearch={searchText} onPickImage={pickImage} onHome={goHome} />
+      <SiteHeader
+        query={query?.kind === "text" ? query.text : ""}
+        health={healthState}
+        onSearch={searchText}
+        onPickImage={() => pickImage(false)}
+        onCombine={() => draft.setOpen(true)}
+        onHome={() => {
+          draft.reset();
+          clear();
+        }}
+      />
       <input
         ref={fileInput}
         type="file"
@@ -107,9 +120,37 @@ export function SearchApp({ apiBaseUrl }: { apiBaseUrl: string }) {
       <DropOverlay visible={dragging} />
 
       <main id="main" className="mx-auto w-full max-w-screen-2xl flex-1 px-4 py-6 sm:px-6">
+        {draft.open && (
+          <QueryBuilder
+            terms={draft.terms}
+            onAdd={draft.add}
+            onChange={draft.update}
+            onRemove={draft.remove}
+            onPickImage={() => pickImage(true)}
+            onRun={() => canRun(draft.terms) && searchCombined(draft.terms)}
+            onClose={() => draft.setOpen(false)}
+          />
+        )}
         {query?.kind === "image" && (
           <div className="mb-6">
-            <QueryImageCard key={query.image.previewUrl} image={query.image} onClear={() => chooseImage(null)} />
+            <QueryImageCard
+              key={query.image.previewUrl}
+              previewUrl={query.image.previewUrl}
+              label={query.image.label}
+              kicker="Searching with an image"
+              onClear={clear}
+            />
+          </div>
+        )}
+        {query?.kind === "similar" && (
+          <div className="mb-6">
+            <QueryImageCard
+              key={query.id}
+              previewUrl={query.previewUrl}
+              label={query.label}
+              kicker="More like this"
+              onClear={clear}
+            />
           </div>
         )}
 
@@ -117,37 +158,41 @@ export function SearchApp({ apiBaseUrl }: { apiBaseUrl: string }) {
           <Welcome
             imageCount={healthState.status === "ok" ? healthState.health.images : null}
             onExample={searchText}
-            onPickImage={pickImage}
+            onPickImage={() => pickImage(false)}
           />
         ) : state.status === "error" ? (
           <ErrorState
             message={describeError(state.error, state.query, api.baseUrl)}
             onRetry={retry}
-            onPickImage={pickImage}
+            onPickImage={query.kind === "image" ? () => pickImage(false) : undefined}
           />
         ) : (
           <>
             <ResultsToolbar
               query={query}
               count={state.status === "success" ? state.results.length : null}
-              pageSize={pageSize}
-              onPageSizeChange={(size) => pushUrl({ q: text || null, k: size })}
+              options={options}
+              showHybrid={captions && words}
+              onOptionsChange={setOptions}
             />
             {state.status !== "success" ? (
               <ul className={GRID_CLASSES} aria-busy="true" aria-label="Loading results">
-                <SkeletonCards count={Math.min(pageSize, 12)} />
+                <SkeletonCards count={Math.min(options.pageSize, 12)} />
               </ul>
+            ) : state.results.length === 0 && options.minScore !== null ? (
+              <NoGoodMatches minScore={options.minScore} onShowWeaker={() => setOptions({ minScore: null })} />
             ) : state.results.length === 0 ? (
-              <NoResults onClear={goHome} />
+              <NoResults onClear={clear} />
             ) : (
               <ResultGrid
                 results={state.results}
                 hasMore={state.hasMore}
                 loadingMore={state.loadingMore}
                 loadMoreError={loadMoreError}
-                pageSize={pageSize}
+                pageSize={options.pageSize}
                 onLoadMore={() => void loadMore()}
-                onMoreLikeThis={moreLikeThis}
+                onMoreLikeThis={searchSimilar}
+                onAddToQuery={addResult}
               />
             )}
           </>
@@ -159,19 +204,4 @@ export function SearchApp({ apiBaseUrl }: { apiBaseUrl: string }) {
       </footer>
     </div>
   );
-}
-
-/**
- * Put the search in the address bar as a new history entry (Next.js syncs useSearchParams with
- * pushState). Returns false when the URL would not change.
- */
-function pushUrl({ q, k }: { q: string | null; k: number }): boolean {
-  const next = new URLSearchParams();
-  if (q) next.set("q", q);
-  if (k !== DEFAULT_PAGE_SIZE) next.set("k", String(k));
-  const search = next.toString();
-  const target = `${window.location.pathname}${search ? `?${search}` : ""}`;
-  if (target === `${window.location.pathname}${window.location.search}`) return false;
-  window.history.pushState(null, "", target);
-  return true;
 }

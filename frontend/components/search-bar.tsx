@@ -2,16 +2,18 @@
 
 import { type FormEvent, useState } from "react";
 
-import { CloseIcon, ImageIcon, SearchIcon } from "@/components/icons";
+import { CloseIcon, CombineIcon, ImageIcon, SearchIcon } from "@/components/icons";
 
 interface SearchBarProps {
   /** The query in the URL; the box follows it on Back/Forward. */
   query: string;
   onSearch: (text: string) => void;
   onPickImage: () => void;
+  /** Open the query builder (combine words and images). */
+  onCombine: () => void;
 }
 
-export function SearchBar({ query, onSearch, onPickImage }: SearchBarProps) {
+export function SearchBar({ query, onSearch, onPickImage, onCombine }: SearchBarProps) {
   const [draft, setDraft] = useState(query);
   const [shownQuery, setShownQuery] = useState(query);
   if (query !== shownQuery) {
@@ -43,7 +45,7 @@ export function SearchBar({ query, onSearch, onPickImage }: SearchBarProps) {
           autoComplete="off"
           enterKeyHint="search"
           maxLength={500}
-          className="h-12 w-full min-w-0 rounded-full bg-transparent pl-12 pr-24 text-base text-zinc-900 outline-none placeholder:text-zinc-400 dark:text-zinc-100 dark:placeholder:text-zinc-500 [&::-webkit-search-cancel-button]:hidden"
+          className="h-12 w-full min-w-0 rounded-full bg-transparent pl-12 pr-32 text-base text-zinc-900 outline-none placeholder:text-zinc-400 dark:text-zinc-100 dark:placeholder:text-zinc-500 [&::-webkit-search-cancel-button]:hidden"
         />
         <div className="absolute right-2 flex items-center gap-1">
           {draft && (
@@ -64,6 +66,15 @@ export function SearchBar({ query, onSearch, onPickImage }: SearchBarProps) {
             className="rounded-full p-2 text-zinc-500 hover:bg-zinc-100 hover:text-indigo-600 focus-visible:outline-2 focus-visible:outline-indigo-500 dark:text-zinc-400 dark:hover:bg-zinc-800 dark:hover:text-indigo-300"
           >
             <ImageIcon className="size-5" />
+          </button>
+          <button
+            type="button"
+            onClick={onCombine}
+            aria-label="Combine words and images"
+            title="Combine words and images (more like / less like)"
+            className="rounded-full p-2 text-zinc-500 hover:bg-zinc-100 hover:text-indigo-600 focus-visible:outline-2 focus-visible:outline-indigo-500 dark:text-zinc-400 dark:hover:bg-zinc-800 dark:hover:text-indigo-300"
+          >
+            <CombineIcon className="size-5" />
           </button>
         </div>
       </div>

@@ -12,10 +12,11 @@ interface SiteHeaderProps {
   health: HealthState;
   onSearch: (text: string) => void;
   onPickImage: () => void;
+  onCombine: () => void;
   onHome: () => void;
 }
 
-export function SiteHeader({ query, health, onSearch, onPickImage, onHome }: SiteHeaderProps) {
+export function SiteHeader({ query, health, onSearch, onPickImage, onCombine, onHome }: SiteHeaderProps) {
   return (
     <header className="sticky top-0 z-30 border-b border-zinc-200/80 bg-white/80 backdrop-blur-lg dark:border-zinc-800/80 dark:bg-zinc-950/80">
       <div className="mx-auto grid max-w-screen-2xl grid-cols-[1fr_auto] items-center gap-x-4 gap-y-3 px-4 py-3 sm:px-6 lg:grid-cols-[minmax(0,1fr)_minmax(0,40rem)_minmax(0,1fr)]">
@@ -35,7 +36,7 @@ export function SiteHeader({ query, health, onSearch, onPickImage, onHome }: Sit
           </span>
         </Link>
         <div className="col-span-2 row-start-2 lg:col-span-1 lg:col-start-2 lg:row-start-1">
-          <SearchBar query={query} onSearch={onSearch} onPickImage={onPickImage} />
+          <SearchBar query={query} onSearch={onSearch} onPickImage={onPickImage} onCombine={onCombine} />
         </div>
         <div className="flex min-w-0 justify-end">
           <EncoderStatus state={health} />

@@ -3,7 +3,9 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 
-import { expect, type Locator, type Page } from "@playwright/test";
+import { type APIRequestContext, expect, type Locator, type Page } from "@playwright/test";
+
+import { API_URL } from "./env";
 
 const FRONTEND = path.resolve(__dirname, "..");
 
@@ -42,10 +44,47 @@ export function expectSortedDescending(values: number[]) {
   expect(values).toEqual([...values].sort((a, b) => b - a));
 }
 
+/** The file name a card's image shows (its alt text is "Result N: name" or "Result N: name — caption"). */
+export async function cardFileName(card: Locator): Promise<string> {
+  const alt = (await card.getByRole("img").getAttribute("alt")) ?? "";
+  return alt.replace(/^Result \d+: /, "").split(" — ")[0];
+}
+
+/** The ids of the result cards shown, in order. */
+export async function shownIds(page: Page): Promise<number[]> {
+  return resultCards(page).evaluateAll((cards) => cards.map((card) => Number((card as HTMLElement).dataset.resultId)));
+}
+
+export interface ApiResult {
+  id: number;
+  score: number;
+  source: string;
+  caption?: string | null;
+  duplicates?: number[];
+}
+export interface ApiPage {
+  query: string;
+  has_more?: boolean;
+  results: ApiResult[];
+}
+
+/** The API's own answer, fetched by the test (not through the page), to compare the UI with. */
+export async function apiGet(request: APIRequestContext, pathAndQuery: string): Promise<ApiPage> {
+  const response = await request.get(`${API_URL}${pathAndQuery}`);
+  expect(response.status(), await response.text()).toBe(200);
+  return response.json();
+}
+
+export async function apiPost(request: APIRequestContext, path: string, body: unknown): Promise<ApiPage> {
+  const response = await request.post(`${API_URL}${path}`, { data: body });
+  expect(response.status(), await response.text()).toBe(200);
+  return response.json();
+}
+
 /** The first card shows the given file, with a score of (about) 1: an image found itself. */
 export async function expectFirstResultIs(page: Page, fileName: string) {
   const first = resultCards(page).first();
-  await expect(first.getByRole("img")).toHaveAttribute("alt", `Result 1: ${fileName}`);
+  await expect(first.getByRole("img")).toHaveAttribute("alt", new RegExp(`^Result 1: ${escapeRegExp(fileName)}( — .*)?$`));
   const score = Number(await first.getByTestId("result-score").textContent());
   expect(score).toBeGreaterThan(0.99);
 }
@@ -67,4 +106,8 @@ export async function dataTransferWithFile(page: Page, filePath: string, mimeTyp
 /** Number of columns a CSS grid lays out. */
 export async function gridColumns(grid: Locator): Promise<number> {
   return grid.evaluate((element) => getComputedStyle(element).gridTemplateColumns.split(" ").filter(Boolean).length);
+}
+
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

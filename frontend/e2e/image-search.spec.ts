@@ -2,12 +2,15 @@ import { expect, test } from "@playwright/test";
 
 import { IMAGE_COUNT } from "./env";
 import {
+  apiGet,
+  cardFileName,
   dataTransferWithFile,
   expectFirstResultIs,
   imagePath,
   openApp,
   resultCards,
   searchFor,
+  shownIds,
 } from "./fixtures";
 
 test("an image chosen with the file picker is previewed, searched with, and can be cleared", async ({ page }) => {
@@ -56,26 +59,47 @@ test("an image pasted from the clipboard is searched with", async ({ page }) => 
   await expectFirstResultIs(page, "img0017.png");
 });
 
-test("'More like this' searches with that result, which comes back first; Back returns to the text", async ({
+test("'More like this' asks /similar for that result (no upload), shareable as ?similar=; Back returns to the text", async ({
   page,
+  request,
 }) => {
   await openApp(page, "/");
   await searchFor(page, "a bowl of fruit");
   await expect(resultCards(page)).toHaveCount(IMAGE_COUNT);
   const third = resultCards(page).nth(2);
-  const alt = await third.getByRole("img").getAttribute("alt");
-  const fileName = alt!.replace(/^Result 3: /, "");
+  const id = Number(await third.getAttribute("data-result-id"));
+  const fileName = await cardFileName(third);
 
+  const asked = page.waitForRequest((req) => new URL(req.url()).pathname === `/similar/${id}`);
   await third.getByRole("button", { name: "More like result 3" }).click();
+  const similarRequest = await asked;
+  expect(similarRequest.method()).toBe("GET");
+  expect(new URL(similarRequest.url()).searchParams.get("top_k")).toBe("24");
 
+  await expect(page).toHaveURL(new RegExp(`\\?similar=${id}$`));
   await expect(page.getByTestId("query-image")).toContainText(fileName);
-  await expect(page.getByTestId("results-heading")).toContainText("similar to your image");
-  await expectFirstResultIs(page, fileName);
-  await expect(resultCards(page).first().getByTestId("result-score")).toHaveText(/^(1\.000|0\.99\d)$/);
+  await expect(page.getByTestId("results-heading")).toContainText(`similar to ${fileName}`);
+  // The API's own ranking, shown in the same order; the image itself is left out.
+  const expected = await apiGet(request, `/similar/${id}?top_k=24`);
+  await expect(resultCards(page)).toHaveCount(expected.results.length);
+  expect(await shownIds(page)).toEqual(expected.results.map((result) => result.id));
+  expect(await shownIds(page)).not.toContain(id);
 
   await page.goBack();
   await expect(page).toHaveURL(/\?q=a\+bowl\+of\+fruit$/);
   await expect(page.getByTestId("results-heading")).toContainText("“a bowl of fruit”");
+
+  // A shared ?similar= link works without the result it came from.
+  await page.goto(`/?similar=${id}`);
+  await expect(page.getByTestId("query-image")).toContainText(`Image #${id}`);
+  await expect(page.getByTestId("results-heading")).toContainText(`${expected.results.length} results similar to Image #${id}`);
+  expect(await shownIds(page)).toEqual(expected.results.map((result) => result.id));
+});
+
+test("'More like this' for an id the index does not have shows the API's 404 in words", async ({ page }) => {
+  await openApp(page, "/?similar=99999");
+  const error = page.getByTestId("error-state");
+  await expect(error.getByRole("heading")).toHaveText("That search couldn't run");
 });
 
 test("a file that is not an image gets a readable error from the API", async ({ page }) => {

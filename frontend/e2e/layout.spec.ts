@@ -31,6 +31,16 @@ test.describe("desktop", () => {
     await screenshotBothThemes(page, "results-desktop");
   });
 
+  test("the query builder and ranking options; screenshots", async ({ page }) => {
+    await showResults(page);
+    await resultCards(page).nth(1).getByRole("button", { name: "Add result 2 to the query" }).click();
+    await resultCards(page).nth(4).getByRole("button", { name: "Exclude result 5 from the query" }).click();
+    await expect(page.getByTestId("query-chip")).toHaveCount(3);
+    await expect(page.getByLabel("Minimum match")).toBeVisible();
+    await expect(page.getByLabel("Collapse near-duplicates")).toBeVisible();
+    await screenshotBothThemes(page, "query-builder-desktop");
+  });
+
   test("a result opens in a larger view; arrow keys move through results; Escape closes", async ({ page }) => {
     await showResults(page);
     const opener = resultCards(page).nth(1).getByRole("button", { name: /^Open result 2/ });
@@ -64,5 +74,17 @@ test.describe("phone", () => {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
     await screenshotBothThemes(page, "results-phone");
+  });
+
+  test("the query builder and options fit the screen", async ({ page }) => {
+    await showResults(page);
+    await resultCards(page).first().getByRole("button", { name: "Add result 1 to the query" }).click();
+    await expect(page.getByTestId("query-chip")).toHaveCount(2);
+    await page.getByLabel("Word or phrase to add").fill("a very long phrase that should wrap or truncate on a phone");
+    await page.getByRole("button", { name: "− Less like" }).click();
+    await expect(page.getByTestId("query-chip")).toHaveCount(3);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await screenshotBothThemes(page, "query-builder-phone");
   });
 });

@@ -5,8 +5,12 @@
 # Everything is rebuilt under frontend/.e2e/ (git-ignored) on each run:
 #   tiny.pt    random weights for a tiny CLIP architecture: no real weights exist offline, so text
 #              results are real but meaningless, while image -> image finds the image itself first
-#   images/    20 real JPEG/PNG files drawn with PIL (backend/tests/imagegen.py)
-#   data/      the index, built from images/ by the real pipeline (backend/run_pipeline.py)
+#   images/    20 real JPEG/PNG files: 18 drawn with PIL (backend/tests/imagegen.py) and 2
+#              near-duplicates (two of those drawings saved again at a lower JPEG quality, in
+#              images/copies/), so "collapse near-duplicates" has something to collapse
+#   images.csv the source: a `path` column and a `caption` column ("red background with
+#              shapes, picture 4"; one left empty), so captions can be shown and searched
+#   data/      the index, built from images.csv by the real pipeline (backend/run_pipeline.py)
 # then uvicorn serves backend/search_api.py in the foreground.
 set -euo pipefail
 
@@ -46,12 +50,40 @@ from imagegen import write_images
 from imagesearch.config import Settings
 from imagesearch.encoder import save_random_checkpoint
 
+import csv
+
+from PIL import Image
+
 settings = Settings()  # the IMAGESEARCH_* variables exported above
 save_random_checkpoint(settings, Path(settings.pretrained))
-write_images(work / "images", count)
+
+COLOUR_NAMES = ["red", "green", "blue", "yellow", "purple", "cyan", "orange", "grey", "white", "black"]
+DUPLICATED = (4, 10)  # seeds whose drawing is saved a second time (JPEG originals)
+UNCAPTIONED = 5  # one image without a caption: the UI shows none
+
+
+def caption(seed: int) -> str:
+    return "" if seed == UNCAPTIONED else f"{COLOUR_NAMES[seed % 10]} background with shapes, picture {seed}"
+
+
+if count < 12:
+    sys.exit(f"E2E_IMAGE_COUNT={count}: at least 12 images are needed (seeds 4 and 10 are saved twice)")
+drawn = write_images(work / "images", count - len(DUPLICATED))
+rows = [(path, caption(int(path.stem[3:]))) for path in sorted(drawn)]
+copies = work / "images" / "copies"
+copies.mkdir()
+for quality, seed in zip((35, 50), DUPLICATED, strict=True):
+    original = next(path for path in drawn if path.stem == f"img{seed:04d}")
+    copy = copies / f"{original.stem}-q{quality}.jpg"
+    Image.open(original).convert("RGB").save(copy, quality=quality)
+    rows.append((copy, f"{caption(seed)} (a copy)"))
+with (work / "images.csv").open("w", newline="", encoding="utf-8") as handle:
+    writer = csv.writer(handle)
+    writer.writerow(["path", "caption"])
+    writer.writerows((path.relative_to(work).as_posix(), text) for path, text in rows)
 PY
 
-"$PY" "$ROOT/backend/run_pipeline.py" "$WORK/images" --quiet >>"$LOG" 2>&1
+"$PY" "$ROOT/backend/run_pipeline.py" "$WORK/images.csv" --quiet >>"$LOG" 2>&1
 echo "start-backend: indexed $IMAGES images in $WORK/data; serving on 127.0.0.1:$PORT" >&2
 
 cd "$ROOT/backend"

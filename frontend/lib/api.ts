@@ -1,17 +1,23 @@
 /**
  * The search API client: the only module that calls `fetch`.
  *
- * Every failure becomes an ApiError whose `kind` says what went wrong (the network, the API's
- * answer, or an image that could not be downloaded), so the UI can explain it in words.
+ * Every failure becomes an ApiError whose `kind` says what went wrong (the network, or the API's
+ * answer), so the UI can explain it in words.
  */
 
-import type { ErrorResponse, HealthResponse, SearchResponse } from "@/lib/types";
+import type {
+  CombinedSearchRequest,
+  ErrorResponse,
+  HealthResponse,
+  SearchResponse,
+  SearchTermRequest,
+} from "@/lib/types";
 
-export type ApiErrorKind = "network" | "http" | "invalid-response" | "image-download";
+export type ApiErrorKind = "network" | "http" | "invalid-response";
 
 export class ApiError extends Error {
   readonly kind: ApiErrorKind;
-  /** HTTP status for kind "http" (and "image-download" when the server answered). */
+  /** HTTP status for kind "http". */
   readonly status?: number;
   /** The API's own `detail` message, when it sent one. */
   readonly detail?: string;
@@ -25,58 +31,97 @@ export class ApiError extends Error {
   }
 }
 
+/** One page of a ranking: top_k results from rank `offset`, and how to filter/collapse them. */
+export interface PageRequest {
+  topK: number;
+  offset: number;
+  minScore: number | null;
+  dedupe: boolean;
+  /** Caption-match weight; sent only when above 0 (text searches on an index with captions). */
+  hybrid?: number;
+}
+
+/** A combined query's term before it is sent: an uploaded File is read as base64 first. */
+export type TermInput =
+  | { text: string; weight: number }
+  | { image_id: number; weight: number }
+  | { file: File; weight: number };
+
 export interface ApiClient {
   readonly baseUrl: string;
   health(signal?: AbortSignal): Promise<HealthResponse>;
-  searchText(query: string, topK: number, signal?: AbortSignal): Promise<SearchResponse>;
-  searchImage(image: File, topK: number, signal?: AbortSignal): Promise<SearchResponse>;
-  /** Download an image (e.g. a result's image_url) so it can be searched with. */
-  downloadImage(url: string, signal?: AbortSignal): Promise<Blob>;
+  searchText(query: string, page: PageRequest, signal?: AbortSignal): Promise<SearchResponse>;
+  searchImage(image: File, page: PageRequest, signal?: AbortSignal): Promise<SearchResponse>;
+  /** Neighbours of an indexed image, from its stored vector (GET /similar/{id}). */
+  similar(id: number, page: PageRequest, signal?: AbortSignal): Promise<SearchResponse>;
+  /** A weighted combination of words and images (POST /search). */
+  searchCombined(terms: TermInput[], page: PageRequest, signal?: AbortSignal): Promise<SearchResponse>;
+  /** The URL of an indexed image (the API serves it, or redirects to its origin). */
+  imageUrl(id: number): string;
+}
+
+type Params = Record<string, string | number | boolean | null | undefined>;
+
+/** The ranking parameters as query parameters; defaults are left out. */
+function pageParams(page: PageRequest): Params {
+  return {
+    top_k: page.topK,
+    offset: page.offset || undefined,
+    min_score: page.minScore ?? undefined,
+    dedupe: page.dedupe || undefined,
+    hybrid: page.hybrid || undefined,
+  };
 }
 
 export function createApiClient(baseUrl: string): ApiClient {
-  const url = (path: string, params?: Record<string, string | number>) => {
+  const url = (path: string, params?: Params) => {
     const target = new URL(baseUrl + path);
-    for (const [key, value] of Object.entries(params ?? {})) target.searchParams.set(key, String(value));
+    for (const [key, value] of Object.entries(params ?? {})) {
+      if (value !== undefined && value !== null) target.searchParams.set(key, String(value));
+    }
     return target.toString();
   };
 
   return {
     baseUrl,
     health: (signal) => requestJson<HealthResponse>(url("/health"), { signal }),
-    searchText: (query, topK, signal) =>
-      requestJson<SearchResponse>(url("/search", { query, top_k: topK }), { signal }),
-    searchImage: (image, topK, signal) => {
+    searchText: (query, page, signal) =>
+      requestJson<SearchResponse>(url("/search", { query, ...pageParams(page) }), { signal }),
+    searchImage: (image, page, signal) => {
       const form = new FormData();
       form.append("file", image, image.name || "image");
-      return requestJson<SearchResponse>(url("/search-by-image", { top_k: topK }), {
+      const params = pageParams({ ...page, hybrid: undefined });
+      return requestJson<SearchResponse>(url("/search-by-image", params), { method: "POST", body: form, signal });
+    },
+    similar: (id, page, signal) =>
+      requestJson<SearchResponse>(url(`/similar/${id}`, pageParams({ ...page, hybrid: undefined })), { signal }),
+    searchCombined: async (terms, page, signal) => {
+      const body: CombinedSearchRequest = {
+        terms: await Promise.all(terms.map(toTermRequest)),
+        top_k: page.topK,
+        offset: page.offset,
+        min_score: page.minScore,
+        dedupe: page.dedupe,
+        hybrid: page.hybrid ?? 0,
+      };
+      return requestJson<SearchResponse>(url("/search"), {
         method: "POST",
-        body: form,
+        body: JSON.stringify(body),
+        headers: { "Content-Type": "application/json" },
         signal,
       });
     },
-    downloadImage: async (imageUrl, signal) => {
-      let response: Response;
-      try {
-        // no-store: the <img> tags may have cached this URL without CORS headers, and a cached
-        // copy would then fail the CORS check of this fetch.
-        response = await fetch(imageUrl, { signal, cache: "no-store" });
-      } catch (error) {
-        if (isAbortError(error)) throw error;
-        throw new ApiError("image-download", `could not download ${imageUrl}`);
-      }
-      if (!response.ok) {
-        throw new ApiError("image-download", `could not download ${imageUrl}`, { status: response.status });
-      }
-      return response.blob();
-    },
+    imageUrl: (id) => `${baseUrl}/images/${id}`,
   };
 }
 
-async function requestJson<T>(target: string, init: RequestInit): Promise<T> {
+async function requestJson<T>(
+  target: string,
+  init: Omit<RequestInit, "headers"> & { headers?: Record<string, string> },
+): Promise<T> {
   let response: Response;
   try {
-    response = await fetch(target, { ...init, headers: { Accept: "application/json" } });
+    response = await fetch(target, { ...init, headers: { ...init.headers, Accept: "application/json" } });
   } catch (error) {
     if (isAbortError(error)) throw error;
     throw new ApiError("network", `could not reach ${new URL(target).origin}`);
@@ -96,6 +141,22 @@ async function requestJson<T>(target: string, init: RequestInit): Promise<T> {
     throw new ApiError("invalid-response", "the API answered with something other than JSON");
   }
   return body as T;
+}
+
+async function toTermRequest(term: TermInput): Promise<SearchTermRequest> {
+  if ("file" in term) return { image_b64: await readBase64(term.file), weight: term.weight };
+  return term;
+}
+
+/** A file's bytes as base64, read in the browser (no data: URL prefix). */
+export async function readBase64(file: Blob): Promise<string> {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let binary = "";
+  const chunk = 0x8000; // String.fromCharCode takes a bounded number of arguments
+  for (let start = 0; start < bytes.length; start += chunk) {
+    binary += String.fromCharCode(...bytes.subarray(start, start + chunk));
+  }
+  return btoa(binary);
 }
 
 function readDetail(body: unknown): string | undefined {

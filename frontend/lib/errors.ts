@@ -26,15 +26,6 @@ export function describeError(error: unknown, query: SearchQuery | null, apiBase
         message: `The image search API at ${apiBaseUrl} isn't answering. Check that it is running, then try again.`,
         retryable: true,
       };
-    case "image-download":
-      return {
-        title: "Couldn't load that image to search with it",
-        message:
-          "The server that hosts this image didn't let the browser download it" +
-          (error.status ? ` (HTTP ${error.status}).` : ".") +
-          " Try another result, or save the image and upload it.",
-        retryable: true,
-      };
     case "invalid-response":
       return {
         title: "Unexpected answer from the search service",

@@ -3,22 +3,23 @@
 /**
  * Search state for the results view: runs a query, pages through more results, retries.
  *
- * The API has no offset parameter, so "load more" asks again with a larger top_k (up to the API's
- * limit) and appends the results it has not shown yet. A newer request aborts the one before it.
+ * "Load more" asks for the next page of the same ranking with `offset` = the results already
+ * shown, and appends it; the API's `has_more` says whether another page exists. A newer request
+ * aborts the one before it.
  */
 
 import { useCallback, useRef, useState } from "react";
 
-import { type ApiClient, isAbortError } from "@/lib/api";
-import { MAX_TOP_K } from "@/lib/config";
-import type { QueryImage, SearchQuery, SearchResponse, SearchResult } from "@/lib/types";
+import { type ApiClient, isAbortError, type PageRequest, type TermInput } from "@/lib/api";
+import { hasText } from "@/lib/terms";
+import type { SearchOptions, SearchQuery, SearchResponse, SearchResult } from "@/lib/types";
 
 export interface SearchState {
   status: "idle" | "loading" | "success" | "error";
   query: SearchQuery | null;
-  pageSize: number;
+  options: SearchOptions | null;
   results: SearchResult[];
-  /** Whether asking for a larger top_k could return more results. */
+  /** Whether the API said another page exists. */
   hasMore: boolean;
   loadingMore: boolean;
   error: unknown;
@@ -28,7 +29,7 @@ export interface SearchState {
 const IDLE: SearchState = {
   status: "idle",
   query: null,
-  pageSize: 0,
+  options: null,
   results: [],
   hasMore: false,
   loadingMore: false,
@@ -36,11 +37,49 @@ const IDLE: SearchState = {
   loadMoreError: null,
 };
 
+/** The request for one page of a query; `hybrid` only where the API accepts it (words). */
+export function pageRequest(query: SearchQuery, options: SearchOptions, offset: number): PageRequest {
+  const words = query.kind === "text" || (query.kind === "combined" && hasText(query.terms));
+  return {
+    topK: options.pageSize,
+    offset,
+    minScore: options.minScore,
+    dedupe: options.dedupe,
+    hybrid: words ? options.hybrid : 0,
+  };
+}
+
+function fetchPage(api: ApiClient, query: SearchQuery, page: PageRequest, signal: AbortSignal): Promise<SearchResponse> {
+  switch (query.kind) {
+    case "text":
+      return api.searchText(query.text, page, signal);
+    case "image":
+      return api.searchImage(query.image.file, page, signal);
+    case "similar":
+      return api.similar(query.id, page, signal);
+    case "combined":
+      return api.searchCombined(
+        query.terms.map((term): TermInput => {
+          const weight = term.sign * term.weight;
+          const source = term.source;
+          if (source.kind === "text") return { text: source.text, weight };
+          if (source.kind === "image_id") return { image_id: source.id, weight };
+          return { file: source.image.file, weight };
+        }),
+        page,
+        signal,
+      );
+  }
+}
+
+/** An API without `has_more` (older): a full page may be followed by more. */
+function readHasMore(response: SearchResponse, page: PageRequest): boolean {
+  return response.has_more ?? response.results.length >= page.topK;
+}
+
 export function useSearch(api: ApiClient) {
   const [state, setState] = useState<SearchState>(IDLE);
   const current = useRef<AbortController | null>(null);
-  // Bytes of "More like this" images, downloaded once per query image and reused by "load more".
-  const downloads = useRef(new WeakMap<QueryImage, File>());
 
   const begin = () => {
     current.current?.abort();
@@ -49,66 +88,53 @@ export function useSearch(api: ApiClient) {
     return controller;
   };
 
-  const fetchResults = useCallback(
-    async (query: SearchQuery, topK: number, signal: AbortSignal): Promise<SearchResponse> => {
-      if (query.kind === "text") return api.searchText(query.text, topK, signal);
-      const image = query.image;
-      let file = image.source === "file" ? image.file : downloads.current.get(image);
-      if (!file && image.source === "result") {
-        const blob = await api.downloadImage(image.result.image_url, signal);
-        file = new File([blob], `result-${image.result.id}`, { type: blob.type });
-        downloads.current.set(image, file);
-      }
-      return api.searchImage(file as File, topK, signal);
-    },
-    [api],
-  );
-
   const run = useCallback(
-    async (query: SearchQuery, pageSize: number) => {
+    async (query: SearchQuery, options: SearchOptions) => {
       const controller = begin();
-      setState({ ...IDLE, status: "loading", query, pageSize });
+      setState({ ...IDLE, status: "loading", query, options });
+      const page = pageRequest(query, options, 0);
       try {
-        const response = await fetchResults(query, pageSize, controller.signal);
+        const response = await fetchPage(api, query, page, controller.signal);
         if (current.current !== controller) return;
         setState((prev) => ({
           ...prev,
           status: "success",
           results: response.results,
-          hasMore: mayHaveMore(response.results.length, pageSize),
+          hasMore: readHasMore(response, page),
         }));
       } catch (error) {
         if (isAbortError(error) || current.current !== controller) return;
         setState((prev) => ({ ...prev, status: "error", error }));
       }
     },
-    [fetchResults],
+    [api],
   );
 
   const loadMore = useCallback(async () => {
-    const { query, status, hasMore, loadingMore, results, pageSize } = state;
-    if (!query || status !== "success" || !hasMore || loadingMore) return;
+    const { query, options, status, hasMore, loadingMore, results } = state;
+    if (!query || !options || status !== "success" || !hasMore || loadingMore) return;
     const controller = begin();
-    const topK = Math.min(MAX_TOP_K, results.length + pageSize);
+    const page = pageRequest(query, options, results.length);
     setState((prev) => ({ ...prev, loadingMore: true, loadMoreError: null }));
     try {
-      const response = await fetchResults(query, topK, controller.signal);
+      const response = await fetchPage(api, query, page, controller.signal);
       if (current.current !== controller) return;
       setState((prev) => {
+        // Pages of one stable ranking do not overlap; the filter only guards an index reload.
         const shown = new Set(prev.results.map((result) => result.id));
         const tail = response.results.filter((result) => !shown.has(result.id));
         return {
           ...prev,
           results: [...prev.results, ...tail],
           loadingMore: false,
-          hasMore: tail.length > 0 && mayHaveMore(response.results.length, topK),
+          hasMore: tail.length > 0 && readHasMore(response, page),
         };
       });
     } catch (error) {
       if (isAbortError(error) || current.current !== controller) return;
       setState((prev) => ({ ...prev, loadingMore: false, loadMoreError: error }));
     }
-  }, [state, fetchResults]);
+  }, [state, api]);
 
   const reset = useCallback(() => {
     current.current?.abort();
@@ -117,9 +143,4 @@ export function useSearch(api: ApiClient) {
   }, []);
 
   return { state, run, loadMore, reset };
-}
-
-/** A full page means the index may hold more; the API's limit caps what can ever be asked. */
-function mayHaveMore(returned: number, requested: number): boolean {
-  return returned >= requested && requested < MAX_TOP_K;
 }

@@ -1,0 +1,111 @@
+"use client";
+
+/** Ranking options beside the results: minimum match, near-duplicate collapse, caption match. */
+
+import { useState } from "react";
+
+import type { SearchOptions } from "@/lib/types";
+
+/** Cosine thresholds offered; a value from the URL outside this list is shown too. */
+export const MIN_SCORES = [0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9] as const;
+/** Caption-match weights offered (0 = image model only). */
+export const HYBRID_WEIGHTS = [0, 0.25, 0.5, 0.75, 1] as const;
+
+const SELECT =
+  "rounded-lg border border-zinc-300 bg-white px-2.5 py-1.5 text-sm font-medium text-zinc-900 shadow-sm focus-visible:outline-2 focus-visible:outline-offset-1 focus-visible:outline-indigo-500 dark:border-zinc-700 dark:bg-zinc-900 dark:text-zinc-100";
+const LABEL = "flex items-center gap-2 text-sm text-zinc-600 dark:text-zinc-400";
+
+interface SearchOptionsProps {
+  options: SearchOptions;
+  /** Whether the caption-match control applies (the index has captions and the query has words). */
+  showHybrid: boolean;
+  onChange: (change: Partial<SearchOptions>) => void;
+}
+
+/**
+ * A control's value shown at once when changed, then following the URL: the URL updates in a
+ * transition, and a controlled input would otherwise flick back to the old value until then.
+ */
+function useShownValue<T>(value: T): [T, (next: T) => void] {
+  const [shown, setShown] = useState(value);
+  const [source, setSource] = useState(value);
+  if (value !== source) {
+    setSource(value);
+    setShown(value);
+  }
+  return [shown, setShown];
+}
+
+export function SearchOptionsControls({ options, showHybrid, onChange }: SearchOptionsProps) {
+  const [dedupe, setDedupe] = useShownValue(options.dedupe);
+  const [hybrid, setHybrid] = useShownValue(options.hybrid);
+  return (
+    <div className="flex flex-wrap items-center gap-x-4 gap-y-2" data-testid="search-options">
+      <MinScoreSelect value={options.minScore} onChange={(minScore) => onChange({ minScore })} />
+      <label className={`${LABEL} cursor-pointer`}>
+        <input
+          type="checkbox"
+          checked={dedupe}
+          onChange={(event) => {
+            setDedupe(event.target.checked);
+            onChange({ dedupe: event.target.checked });
+          }}
+          className="size-4 rounded accent-indigo-600 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-500"
+        />
+        Collapse near-duplicates
+      </label>
+      {showHybrid && (
+        <label className={LABEL}>
+          Caption match
+          <select
+            value={hybrid}
+            onChange={(event) => {
+              setHybrid(Number(event.target.value));
+              onChange({ hybrid: Number(event.target.value) });
+            }}
+            className={SELECT}
+            title="How much the images' captions count, beside what the image model sees"
+          >
+            {withValue(HYBRID_WEIGHTS, hybrid).map((weight) => (
+              <option key={weight} value={weight}>
+                {weight === 0 ? "Off" : weight.toFixed(2)}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
+    </div>
+  );
+}
+
+function MinScoreSelect({ value: urlValue, onChange }: { value: number | null; onChange: (value: number | null) => void }) {
+  const [value, setValue] = useShownValue(urlValue);
+  return (
+    <label className={LABEL}>
+      Minimum match
+      <select
+        value={value === null ? "off" : String(value)}
+        onChange={(event) => {
+          const next = event.target.value === "off" ? null : Number(event.target.value);
+          setValue(next);
+          onChange(next);
+        }}
+        className={SELECT}
+        title="Hide results whose cosine similarity to the query is below this"
+      >
+        <option value="off">Off</option>
+        {withValue(MIN_SCORES, value).map((score) => (
+          <option key={score} value={String(score)}>
+            ≥ {score.toFixed(2)}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+/** The offered values, plus the current one when it is not among them (from a shared URL). */
+function withValue(values: readonly number[], current: number | null): number[] {
+  if (current === null || values.includes(current)) return [...values];
+  return [...values, current].sort((a, b) => a - b);
+}
