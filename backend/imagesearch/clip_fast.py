@@ -1,4 +1,4 @@
-"""Exact fast paths for CLIP queries on the CPU: shorter text sequences, reduced-scale JPEG decode.
+"""Exact fast paths for CLIP on the CPU: shorter text sequences, torch-free image normalisation.
 
 Text: CLIP's text tower is causal (each position attends only to earlier ones) and the output is
 read at the end-of-text (EOT) token, so the padding after the last EOT of a batch cannot change
@@ -10,9 +10,13 @@ pooling) go through ``model.encode_text`` unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import torch
+from PIL import Image
 
 TEXT_PATH_TRUNCATED = "truncated"
 TEXT_PATH_REFERENCE = "reference"
@@ -55,3 +59,36 @@ def encode_text_fast(model: Any, tokens: torch.Tensor, path: str) -> torch.Tenso
     if isinstance(projection, torch.nn.Linear):
         return projection(pooled)  # type: ignore[no-any-return]
     return pooled @ projection  # type: ignore[no-any-return]
+
+
+class NumpyTail:
+    """The ``ToTensor`` + ``Normalize`` end of a torchvision preprocessing chain, in numpy.
+
+    Bit-for-bit the same float32 operations ((pixel / 255 - mean) / std, channels first), but no
+    torch call, so the fetch/decode threads never start OpenMP teams of their own (see
+    torch_thread.py); the geometric steps before it (resize, crop, RGB conversion) are PIL
+    operations and run unchanged.
+    """
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        self._mean = np.asarray(mean, dtype=np.float32).reshape(-1, 1, 1)
+        self._std = np.asarray(std, dtype=np.float32).reshape(-1, 1, 1)
+
+    def __call__(self, image: Image.Image) -> npt.NDArray[np.float32]:
+        pixels = np.asarray(image, dtype=np.uint8)
+        if pixels.ndim != 3 or pixels.shape[2] != len(self._mean):
+            raise ValueError(f"expected an {len(self._mean)}-channel 8-bit image, got shape {pixels.shape}")
+        chw = pixels.transpose(2, 0, 1).astype(np.float32) / np.float32(255)
+        return np.ascontiguousarray((chw - self._mean) / self._std, dtype=np.float32)
+
+
+def split_preprocess(preprocess: Any) -> tuple[Callable[[Image.Image], Image.Image], NumpyTail] | None:
+    """(PIL steps, numpy tail) when ``preprocess`` ends in ToTensor + Normalize; else None."""
+    from torchvision.transforms import Compose, Normalize, ToTensor
+
+    steps = list(getattr(preprocess, "transforms", []))
+    if len(steps) < 2 or type(steps[-1]) is not Normalize or not isinstance(steps[-2], ToTensor):
+        return None
+    if any(isinstance(step, ToTensor) for step in steps[:-2]):
+        return None
+    return Compose(steps[:-2]), NumpyTail(steps[-1].mean, steps[-1].std)

@@ -21,9 +21,10 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from imagesearch.clip_fast import encode_text_fast, text_path
+from imagesearch.clip_fast import encode_text_fast, split_preprocess, text_path
 from imagesearch.config import Settings
 from imagesearch.errors import EncoderUnavailableError, WeightsUnavailableError
+from imagesearch.torch_thread import TorchThread
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,15 @@ class ClipEncoder:
     """CLIP through open_clip: batches, inference mode, fp16 autocast on CUDA."""
 
     def __init__(self, settings: Settings) -> None:
+        # Every torch call of this encoder runs on one thread (see torch_thread.py).
+        self._thread = TorchThread(max_batch=settings.batch_size)
+        try:
+            self._thread.run(self._load, settings)
+        except BaseException:
+            self._thread.close()
+            raise
+
+    def _load(self, settings: Settings) -> None:
         import open_clip
         import torch
 
@@ -111,6 +121,7 @@ class ClipEncoder:
         model.eval()
         self._model: Any = model
         self._preprocess: Any = preprocess
+        self._split_preprocess = split_preprocess(preprocess)  # torch-free normalisation when exact
         self._tokenizer: Any = open_clip.get_tokenizer(settings.model)
         self._text_path = text_path(model)  # exact shortcut for causal text towers (clip_fast)
         size = open_clip.get_model_config(settings.model)["vision_cfg"].get("image_size", 224)
@@ -142,10 +153,21 @@ class ClipEncoder:
         return self._image_size
 
     def prepare(self, image: Image.Image) -> FloatArray:
-        tensor = self._preprocess(image)
+        if self._split_preprocess is not None:
+            pil_steps, numpy_tail = self._split_preprocess
+            return numpy_tail(pil_steps(image))
+        tensor = self._thread.run(self._preprocess, image)
         return np.ascontiguousarray(tensor.numpy(), dtype=np.float32)
 
     def encode_prepared(self, batch: Sequence[FloatArray]) -> FloatArray:
+        return self._thread.run(self._encode_prepared, batch)
+
+    def encode_texts(self, texts: Sequence[str]) -> FloatArray:
+        # Concurrent text queries are encoded as one batch (torch_thread.py): exact per row,
+        # since the causal tower's padding after a query's end token changes nothing.
+        return self._thread.run_batched(self._encode_texts, texts)
+
+    def _encode_prepared(self, batch: Sequence[FloatArray]) -> FloatArray:
         if len(batch) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         parts = []
@@ -159,7 +181,7 @@ class ClipEncoder:
     def encode_images(self, images: Sequence[Image.Image]) -> FloatArray:
         return self.encode_prepared([self.prepare(image) for image in images])
 
-    def encode_texts(self, texts: Sequence[str]) -> FloatArray:
+    def _encode_texts(self, texts: Sequence[str]) -> FloatArray:
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         parts = []

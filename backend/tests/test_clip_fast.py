@@ -197,3 +197,44 @@ def test_one_faiss_thread_gives_the_same_hits(built_index: BuiltIndex, tiny_enco
     actual = index.search(queries, 10)
     np.testing.assert_array_equal(actual[1], expected[1])
     np.testing.assert_allclose(actual[0], expected[0], atol=1e-6)
+
+
+def test_numpy_normalisation_is_bit_identical_to_open_clip_preprocess(
+    tiny_checkpoint: Path, tiny_encoder: Encoder
+) -> None:
+    _, _, preprocess = open_clip.create_model_and_transforms(TINY_MODEL, pretrained=str(tiny_checkpoint))
+    sizes = [(1600, 1200), (224, 224), (97, 301), (3000, 400), (640, 480)]
+    for seed, size in enumerate(sizes):
+        image = make_image(seed, size)
+        expected = preprocess(image).numpy()
+        actual = tiny_encoder.prepare(image)
+        assert actual.dtype == np.float32 and actual.shape == expected.shape
+        np.testing.assert_array_equal(actual, expected)
+
+
+def test_vit_b_32_image_path_matches_open_clip_from_any_thread(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from imagesearch.encoder import ClipEncoder
+
+    settings = Settings(model="ViT-B-32", pretrained=str(tmp_path / "b32.pt"))
+    save_random_checkpoint(settings, Path(settings.pretrained))
+    encoder = ClipEncoder(settings)
+    model, _, preprocess = open_clip.create_model_and_transforms("ViT-B-32", pretrained=settings.pretrained)
+    model.eval()
+    images = [make_image(seed, (800 + 37 * seed, 600)) for seed in range(6)]
+    with torch.inference_mode():
+        expected = normalize_rows(model.encode_image(torch.stack([preprocess(i) for i in images])).numpy())
+    actual = encoder.encode_images(images)
+    np.testing.assert_allclose(actual, expected, atol=1e-5)
+    assert_same_rankings(fixed_index(expected.shape[1]), expected, actual)
+    # Calls from many threads at once (as the API makes them) are funnelled through the
+    # encoder's one torch thread and give the same vectors as calls made one by one.
+    texts = QUERIES[1:7]
+    one_by_one = np.concatenate([encoder.encode_texts([text]) for text in texts])
+    with ThreadPoolExecutor(4) as pool:
+        concurrent = np.concatenate(list(pool.map(lambda text: encoder.encode_texts([text]), texts)))
+        images_again = np.concatenate(list(pool.map(lambda image: encoder.encode_images([image]), images)))
+    np.testing.assert_allclose(concurrent, one_by_one, atol=1e-5)  # may run as one batch
+    assert_same_rankings(fixed_index(one_by_one.shape[1]), one_by_one, concurrent)
+    np.testing.assert_allclose(images_again, expected, atol=1e-5)
