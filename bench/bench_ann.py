@@ -45,9 +45,10 @@ def clustered(n: int, seed: int, centres: int = 2000) -> np.ndarray:
     return out
 
 
-def factories(n: int) -> list[str]:
+def factories(n: int, opq: bool = True) -> list[str]:
     nlist = choose_nlist(n)
-    return ["Flat", "HNSW32,Flat", f"IVF{nlist},Flat", f"OPQ64,IVF{nlist},PQ64", f"OPQ16,IVF{nlist},PQ16"]
+    compressed = [f"OPQ64,IVF{nlist},PQ64", f"OPQ16,IVF{nlist},PQ16"] if opq else [f"IVF{nlist},PQ64"]
+    return ["Flat", "HNSW32,Flat", f"IVF{nlist},Flat", *compressed]
 
 
 def measure(factory: str, base: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> dict[str, object]:
@@ -82,6 +83,27 @@ def measure(factory: str, base: np.ndarray, queries: np.ndarray, truth: np.ndarr
     }
 
 
+def estimate_10m(factory: str, n: int, row: dict[str, object]) -> str:
+    """Scale a measured IVF-PQ row to 10M vectors: codes and ids grow linearly, centroids with nlist.
+
+    Latency: at 10M the factory picks ~4 sqrt(n) lists, so each list holds sqrt(10M / n) times
+    more codes; at the same nprobe a query scans that many times more codes (the PQ scan dominates).
+    """
+    big = 10_000_000
+    code = int(factory.rsplit("PQ", 1)[1])
+    nlist_small, nlist_big = choose_nlist(n), choose_nlist(big)
+    measured = float(str(row["MB"])) * 1e6
+    per_vector = code + 8  # PQ code + int64 id in the inverted lists
+    fixed = measured - n * per_vector  # centroids, rotation, tables
+    estimate = big * per_vector + fixed * nlist_big / nlist_small
+    scan = (big / nlist_big) / (n / nlist_small)
+    p50 = float(str(row["p50 ms"])) * scan
+    return (
+        f"  10M estimate for {factory.replace(f'IVF{nlist_small}', f'IVF{nlist_big}')}: "
+        f"{estimate / 1e9:.2f} GB, p50 ~{p50:.1f} ms at the same nprobe, recall as measured here"
+    )
+
+
 def print_row(row: dict[str, object], header: bool) -> None:
     widths = [max(len(str(k)), 12) if k != "index" else 22 for k in row]
     if header:
@@ -96,6 +118,9 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="also 1M vectors")
     parser.add_argument("--sizes", type=int, nargs="*", help="override the collection sizes")
     parser.add_argument("--only", nargs="*", help="only these factory strings / prefixes (e.g. HNSW IVF)")
+    parser.add_argument(
+        "--no-opq", action="store_true", help="IVF-PQ without the OPQ rotation (slow to train on 2 cores)"
+    )
     args = parser.parse_args()
     sizes = args.sizes or ([100_000, 1_000_000] if args.full else [100_000])
     machine = platform.processor() or platform.machine()
@@ -108,9 +133,12 @@ def main() -> None:
         del exact
         print(f"\n{n:,} vectors x {DIM} d, {QUERIES} held-out queries", flush=True)
         for i, factory in enumerate(
-            f for f in factories(n) if not args.only or f.startswith(tuple(args.only))
+            f for f in factories(n, opq=not args.no_opq) if not args.only or f.startswith(tuple(args.only))
         ):
-            print_row(measure(factory, base, queries, truth), header=i == 0)
+            row = measure(factory, base, queries, truth)
+            print_row(row, header=i == 0)
+            if "PQ" in factory:
+                print(estimate_10m(factory, n, row), flush=True)
 
 
 if __name__ == "__main__":

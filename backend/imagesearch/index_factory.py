@@ -15,6 +15,7 @@ No file I/O here: saving and loading stay in ``index_store``.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,8 @@ from imagesearch.config import Settings
 from imagesearch.encoder import FloatArray
 from imagesearch.errors import IndexBuildError
 
+logger = logging.getLogger(__name__)
+
 FLAT = "Flat"
 HNSW_M = 32
 EF_SEARCH_STEPS = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
@@ -33,6 +36,7 @@ TUNING_QUERIES = 1000
 RECALL_K = 10
 PQ_CODE_SIZES = (64, 48, 32, 16, 8)
 _BUDGET_SHARE = 0.9  # headroom for the process itself
+PLATEAU_GAIN = 0.005  # recall gained by two more doublings of a knob that is not worth their cost
 
 
 @dataclass(frozen=True)
@@ -129,20 +133,37 @@ def _training_sample(vectors: FloatArray, factory: str) -> FloatArray:
 def tune_search(index: Any, vectors: FloatArray, target: float) -> tuple[dict[str, int], float]:
     """The smallest efSearch / nprobe with recall@10 >= ``target`` on a sample of ``vectors``.
 
-    Returns the knobs (applied to ``index``) and the recall they measured; when no value
-    reaches the target, the largest one tried.
+    Returns the knobs (applied to ``index``) and the recall they measured. When the target is out
+    of reach (compressed PQ codes cap recall whatever the knob), climbing stops once two more
+    doublings gain less than ``PLATEAU_GAIN`` and keeps the value that showed it (queries from
+    outside the collection saturate a little later than the tuning ones): an exhaustive nprobe
+    would cost far more for no better answers.
     """
     name, steps = _knob(index)
     queries, kth = _exact_reference(vectors)
     if name is None:
         return {}, measure_recall(index, vectors, queries, kth)
-    chosen, recall = steps[-1], 0.0
+    tried: list[tuple[int, float]] = []
     for value in steps:
         apply_search_params(index, {name: value})
-        recall = measure_recall(index, vectors, queries, kth)
-        if recall >= target:
-            chosen = value
+        tried.append((value, measure_recall(index, vectors, queries, kth)))
+        if tried[-1][1] >= target:
             break
+        if len(tried) >= 3 and tried[-1][1] - tried[-3][1] < PLATEAU_GAIN:
+            break
+    chosen, recall = tried[-1]
+    if recall < target:
+        plateau = len(tried) < len(steps)
+        logger.warning(
+            "recall@10 %.3f at %s=%d is the most this %s reaches (target %.2f)%s; HNSW/IVF-Flat "
+            "with a bigger memory budget (IMAGESEARCH_INDEX_MEMORY_GB) or a larger PQ code get closer",
+            recall,
+            name,
+            chosen,
+            type(index).__name__,
+            target,
+            ": more probing gains nothing, its compressed codes cap recall" if plateau else "",
+        )
     apply_search_params(index, {name: chosen})
     return {name: chosen}, recall
 
