@@ -4,10 +4,11 @@ Builds a real index with the pipeline (a few images, full ViT-B-32 architecture 
 weights: same cost as the real ones), grows it to 25k vectors with random unit vectors through
 index_store.save_bundle, and serves it with the real API (uvicorn search_api:app) three ways:
 
-- before: plain open_clip ``encode_text`` (77 tokens), no query cache, FAISS on all cores, full
-  JPEG decode;
-- after: the default settings (exact: truncated causal text tower, LRU text cache, one FAISS
-  thread per search);
+- before: plain open_clip ``encode_text`` (77 tokens), no query or result cache, FAISS on all
+  cores, torch called from the request's pool thread with torch normalisation, 2 searches at a
+  time, full JPEG decode;
+- after: the default settings (exact: truncated causal text tower, one torch thread with
+  batching, numpy normalisation, LRU text and result caches, one FAISS thread per search);
 - after + draft: the opt-in ``IMAGESEARCH_JPEG_DRAFT_FACTOR=2`` (reduced-scale JPEG decode).
 
 Then: pipeline images/s on local 2-5 MP JPEGs vs the bare encoder at the same batch size.
@@ -52,6 +53,7 @@ from imagesearch.pipeline import PipelineOptions, run_pipeline  # noqa: E402
 BEFORE_PATCHES = (
     "e.text_path = lambda model: 'reference'; e.split_preprocess = lambda preprocess: None; "
     "t.TorchThread.run = lambda self, function, *args: function(*args); "
+    "t.TorchThread.run_batched = lambda self, function, items, *limit: function(list(items)); "
 )
 BEFORE_SERVER = (
     "import sys, uvicorn, imagesearch.encoder as e, imagesearch.torch_thread as t; "
@@ -175,6 +177,8 @@ def main() -> None:
         build_index(settings, encoder, tmp / "index-images", args.vectors)
         plain = {
             "IMAGESEARCH_TEXT_CACHE_SIZE": "0",
+            "IMAGESEARCH_RESULT_CACHE_SIZE": "0",
+            "IMAGESEARCH_MAX_CONCURRENT_SEARCHES": "2",
             "IMAGESEARCH_JPEG_DRAFT_FACTOR": "0",
             "IMAGESEARCH_FAISS_THREADS": "0",
         }

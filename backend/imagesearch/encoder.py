@@ -21,10 +21,10 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from imagesearch import torch_thread
 from imagesearch.clip_fast import encode_text_fast, split_preprocess, text_path
 from imagesearch.config import Settings
 from imagesearch.errors import EncoderUnavailableError, WeightsUnavailableError
-from imagesearch.torch_thread import TorchThread
 
 logger = logging.getLogger(__name__)
 
@@ -82,13 +82,9 @@ class ClipEncoder:
     """CLIP through open_clip: batches, inference mode, fp16 autocast on CUDA."""
 
     def __init__(self, settings: Settings) -> None:
-        # Every torch call of this encoder runs on one thread (see torch_thread.py).
-        self._thread = TorchThread(max_batch=settings.batch_size)
-        try:
-            self._thread.run(self._load, settings)
-        except BaseException:
-            self._thread.close()
-            raise
+        # Every torch call runs on the process's one compute thread (see torch_thread.py).
+        self._thread = torch_thread.shared()
+        self._thread.run(self._load, settings)
 
     def _load(self, settings: Settings) -> None:
         import open_clip
@@ -165,7 +161,7 @@ class ClipEncoder:
     def encode_texts(self, texts: Sequence[str]) -> FloatArray:
         # Concurrent text queries are encoded as one batch (torch_thread.py): exact per row,
         # since the causal tower's padding after a query's end token changes nothing.
-        return self._thread.run_batched(self._encode_texts, texts)
+        return self._thread.run_batched(self._encode_texts, texts, self.batch_size)
 
     def _encode_prepared(self, batch: Sequence[FloatArray]) -> FloatArray:
         if len(batch) == 0:

