@@ -17,6 +17,12 @@ _WHITE = (255, 255, 255)
 MAX_ASPECT_RATIO = 50
 
 
+def draft_min_side(draft_factor: int, input_side: int | None) -> int | None:
+    """The ``min_side`` for ``decode_image``: ``draft_factor`` x the model's input side, or None
+    (full decode) when the factor is 0 or the encoder has no fixed input side."""
+    return draft_factor * input_side if draft_factor and input_side else None
+
+
 def decode_image(data: bytes, max_pixels: int, min_side: int | None = None) -> Image.Image:
     """Decode ``data`` into an RGB image.
 

@@ -33,7 +33,7 @@ from imagesearch.config import Settings
 from imagesearch.encoder import Encoder, FloatArray
 from imagesearch.errors import ImageSearchError, SourceError
 from imagesearch.fetch import Fetcher
-from imagesearch.images import decode_image
+from imagesearch.images import decode_image, draft_min_side
 from imagesearch.incremental import load_reusable, merge_reused, sources_to_encode
 from imagesearch.index_factory import build_index
 from imagesearch.index_store import save_bundle, write_bytes_atomic
@@ -240,8 +240,8 @@ def _decode_stream(
 ) -> Iterator[_Decoded]:
     """Fetch, decode and preprocess in a thread pool, yielding in order with bounded lookahead."""
 
-    side = getattr(encoder, "image_size", None)  # opt-in reduced-scale JPEG decode (images.py)
-    min_side = settings.jpeg_draft_factor * side if settings.jpeg_draft_factor and side else None
+    # Opt-in reduced-scale JPEG decode (IMAGESEARCH_JPEG_DRAFT_FACTOR), as for queries.
+    min_side = draft_min_side(settings.jpeg_draft_factor, getattr(encoder, "image_size", None))
 
     def work(position: int) -> tuple[_Decoded, float]:
         started = time.perf_counter()

@@ -38,7 +38,7 @@ from imagesearch.config import Settings
 from imagesearch.encoder import Encoder, FloatArray, load_encoder
 from imagesearch.errors import EncoderUnavailableError, ImageSearchError
 from imagesearch.fetch import Fetcher
-from imagesearch.images import decode_image
+from imagesearch.images import decode_image, draft_min_side
 from imagesearch.index_store import write_bytes_atomic
 from imagesearch.ray_shards import Batch, collect, read_shards, run_key, write_shard
 
@@ -162,6 +162,9 @@ class _Prepare:
         self._settings = settings
         self._encoder = _load_checked(settings, expected_id)  # for ``prepare``: the model's preprocessing
         self._shape = self._encoder.prepare(Image.new("RGB", (64, 64))).shape
+        # The local engine's opt-in reduced-scale JPEG decode, so both engines build the same index.
+        side = getattr(self._encoder, "image_size", None)
+        self._min_side = draft_min_side(settings.jpeg_draft_factor, side)
         self._fetcher = Fetcher(settings)
         self._threads = ThreadPoolExecutor(settings.fetch_workers, thread_name_prefix="fetch")
 
@@ -183,7 +186,7 @@ class _Prepare:
     def _one(self, source: str) -> tuple[FloatArray | None, str]:
         # Same error handling and messages as the local engine (pipeline._decode_stream).
         try:
-            image = decode_image(self._fetcher.fetch(source), self._settings.max_image_pixels)
+            image = decode_image(self._fetcher.fetch(source), self._settings.max_image_pixels, self._min_side)
             return self._encoder.prepare(image), ""
         except ImageSearchError as exc:
             return None, f"{type(exc).__name__}: {exc}"

@@ -15,7 +15,7 @@ from imagesearch.caption_search import NO_CAPTIONS, CaptionSearch, HybridQuery
 from imagesearch.config import Settings
 from imagesearch.encoder import Encoder, FloatArray
 from imagesearch.errors import ImageSearchError, IndexLoadError, InvalidQueryError
-from imagesearch.images import decode_image
+from imagesearch.images import decode_image, draft_min_side
 from imagesearch.index_store import IndexBundle, load_bundle
 from imagesearch.query_cache import LruCache, VectorCache
 from imagesearch.query_terms import QueryTerm, combine
@@ -69,8 +69,7 @@ class Searcher:
             # OpenMP hand-off for a 25k scan cost ~20 ms against ~3 ms on one thread.
             faiss.omp_set_num_threads(settings.faiss_threads)
         # Decode JPEG uploads at reduced scale, keeping JPEG_DRAFT_FACTOR x the model's input side.
-        side = getattr(encoder, "image_size", None)
-        self._min_side = settings.jpeg_draft_factor * side if settings.jpeg_draft_factor and side else None
+        self._min_side = draft_min_side(settings.jpeg_draft_factor, getattr(encoder, "image_size", None))
 
     @classmethod
     def load(cls, settings: Settings, encoder: Encoder) -> Searcher:
