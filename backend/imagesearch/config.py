@@ -84,7 +84,7 @@ class Settings(BaseSettings):
         default=1,
         ge=0,
         le=256,
-        description="OpenMP threads per FAISS search in the API (0: FAISS default, all cores); one "
+        description="OpenMP threads per FAISS search in the API (0: as many as torch uses, all cores); one "
         "query scans fastest on one thread on a few cores",
     )
 

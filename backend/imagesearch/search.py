@@ -9,6 +9,7 @@ from urllib.parse import unquote, urlparse
 
 import faiss
 import numpy as np
+import numpy.typing as npt
 
 from imagesearch import torch_thread
 from imagesearch.caption_search import NO_CAPTIONS, CaptionSearch, HybridQuery
@@ -64,10 +65,6 @@ class Searcher:
         self.page_cache: LruCache[tuple[str, RankOptions, float], Page] = LruCache(settings.result_cache_size)
         self.stored = StoredVectors(bundle.index)
         self.captions = CaptionSearch(bundle.captions, self.stored.get, settings.dedupe_threshold)
-        if settings.faiss_threads:
-            # Process-wide: this process serves queries one vector at a time, and on 2 cores the
-            # OpenMP hand-off for a 25k scan cost ~20 ms against ~3 ms on one thread.
-            faiss.omp_set_num_threads(settings.faiss_threads)
         # Decode JPEG uploads at reduced scale, keeping JPEG_DRAFT_FACTOR x the model's input side.
         self._min_side = draft_min_side(settings.jpeg_draft_factor, getattr(encoder, "image_size", None))
 
@@ -240,8 +237,24 @@ class Searcher:
         # search from another thread would start a second team and slow encoding (torch_thread).
         query = np.ascontiguousarray(vectors, dtype=np.float32)
         with stage("search"):
-            scores, ids = torch_thread.shared().run(self.bundle.index.search, query, k)
+            scores, ids = torch_thread.shared().run(self._search_now, query, k)
         return list(zip(scores, ids.astype(np.int64), strict=True))
+
+    def _search_now(self, query: FloatArray, k: int) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+        """FAISS search with ``faiss_threads`` OpenMP threads (0: as many as torch uses).
+
+        The count is set for this one call on the calling (compute) thread and put back, since
+        torch reads the same OpenMP setting on that thread.
+        """
+        threads = self.settings.faiss_threads
+        if not threads:
+            return self.bundle.index.search(query, k)  # type: ignore[no-any-return]
+        previous = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(threads)
+        try:
+            return self.bundle.index.search(query, k)  # type: ignore[no-any-return]
+        finally:
+            faiss.omp_set_num_threads(previous)
 
     def _page(self, page: RankedPage) -> Page:
         with stage("metadata"):

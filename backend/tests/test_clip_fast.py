@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 from typing import Any
@@ -188,15 +189,29 @@ def test_draft_decode_keeps_top_10_on_a_fixed_set(tiny_encoder: Encoder) -> None
 
 
 def test_one_faiss_thread_gives_the_same_hits(built_index: BuiltIndex, tiny_encoder: Encoder) -> None:
+    from imagesearch import torch_thread
+
+    searcher = Searcher.load(built_index.settings, tiny_encoder)  # default faiss_threads=1
     queries = tiny_encoder.encode_texts(QUERIES)
-    index = fixed_index(tiny_encoder.dim)
-    faiss.omp_set_num_threads(2)
-    expected = index.search(queries, 10)
-    Searcher.load(built_index.settings, tiny_encoder)  # default faiss_threads=1 applies here
-    assert faiss.omp_get_max_threads() == 1
-    actual = index.search(queries, 10)
-    np.testing.assert_array_equal(actual[1], expected[1])
-    np.testing.assert_allclose(actual[0], expected[0], atol=1e-6)
+    index = searcher.bundle.index
+    compute = torch_thread.shared()
+    threads_before = compute.run(faiss.omp_get_max_threads)
+    expected = compute.run(index.search, queries, 10)  # with the compute thread's own count
+    seen: list[int] = []
+
+    class Recording:
+        d = index.d
+
+        def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+            seen.append(faiss.omp_get_max_threads())
+            return index.search(vectors, k)  # type: ignore[no-any-return]
+
+    searcher.bundle = dataclasses.replace(searcher.bundle, index=Recording())
+    actual = searcher._search(queries, 10)
+    assert seen == [1]  # the search ran with faiss_threads=1 ...
+    assert compute.run(faiss.omp_get_max_threads) == threads_before  # ... and torch's count is back
+    np.testing.assert_array_equal(np.stack([ids for _, ids in actual]), expected[1])
+    np.testing.assert_allclose(np.stack([scores for scores, _ in actual]), expected[0], atol=1e-6)
 
 
 def test_numpy_normalisation_is_bit_identical_to_open_clip_preprocess(
