@@ -52,6 +52,17 @@ class Settings(BaseSettings):
         default=Path.home() / ".cache" / "imagesearch",
         description="derived, re-creatable files (the fallback encoder's class embeddings)",
     )
+    query_runtime: Literal["auto", "onnxruntime", "torch"] = Field(
+        default="auto",
+        description="runtime of the query towers on the CPU (text, uploaded images; the index is always "
+        "torch fp32). auto: ONNX Runtime when installed (the same fp32 graphs, checked against torch "
+        "at load, 1.3-1.6x faster), else torch; onnxruntime: required",
+    )
+    query_precision: Literal["fp32", "int8"] = Field(
+        default="fp32",
+        description="int8: opt-in dynamically quantised query towers on ONNX Runtime, about 2x faster "
+        "again but rankings change (top-10 overlap in bench/RESULTS.md); fp32: exact",
+    )
     jpeg_draft_factor: int = Field(
         default=0,
         ge=0,

@@ -22,9 +22,10 @@ import numpy.typing as npt
 from PIL import Image
 
 from imagesearch import torch_thread
-from imagesearch.clip_fast import encode_text_fast, split_preprocess, text_path
+from imagesearch.clip_fast import TEXT_PATH_TRUNCATED, encode_text_fast, split_preprocess, text_path
 from imagesearch.config import Settings
 from imagesearch.errors import EncoderUnavailableError, WeightsUnavailableError
+from imagesearch.onnx_towers import QueryRuntime
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +121,13 @@ class ClipEncoder:
         self._split_preprocess = split_preprocess(preprocess)  # torch-free normalisation when exact
         self._tokenizer: Any = open_clip.get_tokenizer(settings.model)
         self._text_path = text_path(model)  # exact shortcut for causal text towers (clip_fast)
+        self._query_runtime = QueryRuntime(
+            settings.query_runtime,
+            settings.query_precision,
+            settings.cache_dir,
+            self.device,
+            causal=self._text_path == TEXT_PATH_TRUNCATED,
+        )
         size = open_clip.get_model_config(settings.model)["vision_cfg"].get("image_size", 224)
         self._image_size = int(max(size) if isinstance(size, (list, tuple)) else size)
         self._id = f"open_clip:{settings.model}:{weights_id}"
@@ -142,6 +150,11 @@ class ClipEncoder:
     @property
     def label(self) -> str:
         return self._label
+
+    @property
+    def query_runtime(self) -> str:
+        """Where queries are encoded, e.g. "onnxruntime fp32" (decided at the first query)."""
+        return self._query_runtime.description
 
     @property
     def image_size(self) -> int:
@@ -175,14 +188,25 @@ class ClipEncoder:
         return normalize_rows(np.concatenate(parts))
 
     def encode_images(self, images: Sequence[Image.Image]) -> FloatArray:
-        return self.encode_prepared([self.prepare(image) for image in images])
+        # Query images (the index goes through encode_prepared, always torch fp32).
+        return self._thread.run(self._encode_query_images, [self.prepare(image) for image in images])
+
+    def _encode_query_images(self, batch: Sequence[FloatArray]) -> FloatArray:
+        tower = self._query_runtime.image(self._model, self._image_size, self._torch.get_num_threads())
+        if tower is None or len(batch) == 0:
+            return self._encode_prepared(batch)
+        return normalize_rows(tower(np.stack(batch)))
 
     def _encode_texts(self, texts: Sequence[str]) -> FloatArray:
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
+        tower = self._query_runtime.text(self._model, self._tokenizer, self._torch.get_num_threads())
         parts = []
         for start in range(0, len(texts), self.batch_size):
             tokens = self._tokenizer(list(texts[start : start + self.batch_size]))
+            if tower is not None:
+                parts.append(tower(tokens.numpy()))
+                continue
             with self._inference():
                 features = encode_text_fast(self._model, tokens.to(self.device), self._text_path)
             parts.append(features.float().cpu().numpy())

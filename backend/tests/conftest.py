@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -67,6 +68,16 @@ def settings_env(settings: Settings) -> dict[str, str]:
     if settings.model_config_file is not None:
         env["IMAGESEARCH_MODEL_CONFIG_FILE"] = str(settings.model_config_file)
     return env
+
+
+@pytest.fixture(scope="session")
+def tiny_reference(tiny_checkpoint: Path) -> Any:
+    """The tiny checkpoint as a plain open_clip model (the reference the fast paths must equal)."""
+    import open_clip
+
+    open_clip.add_model_config(TINY_CONFIG)
+    model, _, _ = open_clip.create_model_and_transforms(TINY_MODEL, pretrained=str(tiny_checkpoint))
+    return model.eval()
 
 
 @pytest.fixture(scope="session")

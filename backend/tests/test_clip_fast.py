@@ -12,7 +12,7 @@ import numpy as np
 import open_clip
 import pytest
 import torch
-from conftest import TINY_CONFIG, TINY_MODEL, BuiltIndex
+from conftest import TINY_MODEL, BuiltIndex
 from imagegen import make_image
 
 from imagesearch.clip_fast import TEXT_PATH_REFERENCE, TEXT_PATH_TRUNCATED, encode_text_fast, text_path
@@ -58,12 +58,6 @@ def assert_same_rankings(index: Any, expected: FloatArray, actual: FloatArray) -
     _, expected_ids = index.search(expected, 10)
     _, actual_ids = index.search(actual, 10)
     np.testing.assert_array_equal(actual_ids, expected_ids)
-
-
-@pytest.fixture(scope="module")
-def tiny_reference(tiny_checkpoint: Path) -> Any:
-    open_clip.add_model_config(TINY_CONFIG)
-    return reference_model(TINY_MODEL, tiny_checkpoint)
 
 
 def test_causal_clip_takes_the_truncated_path(tiny_reference: Any) -> None:
@@ -241,6 +235,7 @@ def test_vit_b_32_image_path_matches_open_clip_from_any_thread(tmp_path: Path) -
     with torch.inference_mode():
         expected = normalize_rows(model.encode_image(torch.stack([preprocess(i) for i in images])).numpy())
     actual = encoder.encode_images(images)
+    assert encoder.query_runtime == "onnxruntime fp32"  # the default query path
     np.testing.assert_allclose(actual, expected, atol=1e-5)
     assert_same_rankings(fixed_index(expected.shape[1]), expected, actual)
     # Calls from many threads at once (as the API makes them) are funnelled through the

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from PIL import Image
 
 from imagesearch import __version__
 from imagesearch.api.deps import SearchGate
@@ -33,6 +34,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             app.state.searcher = Searcher.load(settings, load_encoder(settings))
+            # The first query of each kind builds its runtime (imagesearch/onnx_towers.py): now.
+            app.state.searcher.encoder.encode_texts(["warm-up"])
+            app.state.searcher.encoder.encode_images([Image.new("RGB", (32, 32))])
         except ImageSearchError as exc:
             # One clear line instead of a chained traceback; uvicorn then exits non-zero.
             logger.error("cannot start the search API: %s", exc)

@@ -53,6 +53,9 @@ class HealthResponse(BaseModel):
     search_params: dict[str, int] = Field(default_factory=dict, description="efSearch / nprobe in use")
     recall_at_10: float | None = Field(default=None, description="recall@10 vs exact search, at build")
     captions: bool = Field(default=False, description="the index has captions: hybrid search is available")
+    query_runtime: str = Field(
+        default="", description="where queries are encoded: 'onnxruntime fp32', 'torch fp32', ..."
+    )
 
 
 class ReloadResponse(BaseModel):
