@@ -178,6 +178,7 @@ class QueryRuntime:
     ) -> None:
         self.precision: Precision = precision
         self._cache_dir = cache_dir
+        self._device = device
         self._required = runtime == "onnxruntime" or precision == "int8"
         problem = None
         if device != "cpu":
@@ -197,8 +198,10 @@ class QueryRuntime:
 
     @property
     def description(self) -> str:
-        """E.g. "onnxruntime fp32" once a query tower runs there, else "torch fp32"."""
-        return f"onnxruntime {self.precision}" if self._towers else "torch fp32"
+        """E.g. "onnxruntime fp32" once a query tower runs there, else how torch runs them."""
+        if self._towers:
+            return f"onnxruntime {self.precision}"
+        return "torch fp16 autocast" if self._device == "cuda" else "torch fp32"
 
     def text(self, model: Any, tokenizer: Any, threads: int) -> TextTower | None:
         """The ONNX text tower, or None for torch (call on the compute thread)."""
