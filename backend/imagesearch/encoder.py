@@ -1,4 +1,5 @@
-"""Encoders: the only module that imports torch / open_clip (besides the offline fallback).
+"""Encoders: torch / open_clip are imported here, in the helpers this module uses (weights.py,
+clip_fast.py, onnx_towers.py, onnx_export.py) and in the offline fallback, nowhere else.
 
 An encoder turns texts and images into unit-length float32 vectors of shape (n, dim) in one
 shared space. The pipeline, the API and the notebook all go through ``load_encoder``, so the
@@ -9,13 +10,10 @@ implementation end to end" rule). A second implementation only has to satisfy ``
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
-import socket
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlparse
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +24,7 @@ from imagesearch.clip_fast import TEXT_PATH_TRUNCATED, encode_text_fast, split_p
 from imagesearch.config import Settings
 from imagesearch.errors import EncoderUnavailableError, WeightsUnavailableError
 from imagesearch.onnx_towers import QueryRuntime
+from imagesearch.weights import hub_access, resolve_weights, weights_help
 
 logger = logging.getLogger(__name__)
 
@@ -71,14 +70,6 @@ def normalize_rows(vectors: FloatArray) -> FloatArray:
     return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class ClipEncoder:
     """CLIP through open_clip: batches, inference mode, fp16 autocast on CUDA."""
 
@@ -101,9 +92,9 @@ class ClipEncoder:
             )
         self.device = _pick_device(settings.device, torch.cuda.is_available())
         self.batch_size = settings.batch_size
-        weights, weights_id = _resolve_weights(settings)
+        weights, weights_id = resolve_weights(settings)
         local = weights_id.startswith("sha256-")
-        with contextlib.nullcontext() if local else _hub_access(settings.hub_probe_timeout_s):
+        with contextlib.nullcontext() if local else hub_access(settings.hub_probe_timeout_s):
             try:
                 model, _, preprocess = open_clip.create_model_and_transforms(
                     settings.model, pretrained=weights, device=self.device
@@ -114,7 +105,7 @@ class ClipEncoder:
                         f"the checkpoint {weights} does not fit IMAGESEARCH_MODEL={settings.model}: "
                         f"{exc or type(exc).__name__}; check IMAGESEARCH_PRETRAINED and IMAGESEARCH_MODEL"
                     ) from exc
-                raise WeightsUnavailableError(_weights_help(settings, exc)) from exc
+                raise WeightsUnavailableError(weights_help(settings, exc)) from exc
         model.eval()
         self._model: Any = model
         self._preprocess: Any = preprocess
@@ -281,65 +272,3 @@ def _pick_device(requested: str, cuda_available: bool) -> str:
     if requested == "auto":
         return "cuda" if cuda_available else "cpu"
     return requested
-
-
-def _resolve_weights(settings: Settings) -> tuple[str, str]:
-    """Return (value for open_clip's ``pretrained``, id recorded in the manifest)."""
-    import open_clip
-
-    value = settings.pretrained
-    path = Path(value).expanduser()
-    if path.is_file():
-        # Identify a checkpoint by content, so two machines with the same file agree.
-        return str(path), f"sha256-{file_sha256(path)[:16]}"
-    if any(sep in value for sep in ("/", "\\")) or value.endswith((".pt", ".bin", ".safetensors")):
-        raise EncoderUnavailableError(f"checkpoint file not found: {value} (IMAGESEARCH_PRETRAINED)")
-    tags = open_clip.list_pretrained_tags_by_model(settings.model)
-    if value not in tags:
-        raise EncoderUnavailableError(
-            f"unknown pretrained tag {value!r} for {settings.model}; "
-            f"known tags: {', '.join(tags) or 'none'}; or give a checkpoint file path"
-        )
-    return value, value
-
-
-@contextlib.contextmanager
-def _hub_access(timeout_s: float) -> Iterator[None]:
-    """Fail fast when the model hub is unreachable instead of retrying for a minute.
-
-    huggingface_hub retries every request with backoff (~45 s) before it falls back to its
-    cache. When a quick TCP probe shows the hub cannot be reached, switch it to offline mode
-    for the duration of the load: cached weights still load, missing ones fail at once.
-    """
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE or _reachable(constants.ENDPOINT, timeout_s):
-        yield
-        return
-    logger.info("model hub %s unreachable: using only locally cached weights", constants.ENDPOINT)
-    constants.HF_HUB_OFFLINE = True
-    try:
-        yield
-    finally:
-        constants.HF_HUB_OFFLINE = False
-
-
-def _reachable(endpoint: str, timeout_s: float) -> bool:
-    parsed = urlparse(endpoint)
-    host = parsed.hostname or ""
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
-
-
-def _weights_help(settings: Settings, exc: Exception) -> str:
-    return (
-        f"could not load the weights {settings.pretrained!r} for {settings.model}: {exc}\n"
-        "This machine cannot download them (no network, or the model hub is blocked). Either "
-        "connect it to the internet once (open_clip caches the weights), or copy a checkpoint "
-        "file here and set IMAGESEARCH_PRETRAINED=/path/to/open_clip_model.safetensors "
-        "(a state dict saved from open_clip for the same IMAGESEARCH_MODEL)."
-    )

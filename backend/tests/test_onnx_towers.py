@@ -13,7 +13,7 @@ from conftest import TINY_MODEL, tiny_settings
 from imagegen import make_image
 from test_clip_fast import QUERIES, assert_same_rankings, fixed_index, reference_texts
 
-from imagesearch import onnx_towers
+from imagesearch import onnx_export, onnx_towers
 from imagesearch.encoder import Encoder, load_encoder, normalize_rows
 from imagesearch.errors import EncoderUnavailableError
 from imagesearch.onnx_towers import ImageTower, TextTower
@@ -49,13 +49,13 @@ def test_graph_is_exported_once_per_weights_and_reused(
     def no_export(*_: object) -> None:
         raise AssertionError("exported again although the graph was cached")
 
-    monkeypatch.setattr(onnx_towers, "_export_text", no_export)
+    monkeypatch.setattr(onnx_export, "export_text", no_export)
     assert tower(tiny_reference, tmp_path).graph.deviation < 1e-4
     # Other weights are another graph: the cache is keyed by content, not by model name.
     other = open_clip.create_model(TINY_MODEL, pretrained=None).eval()
     with torch.no_grad():
         other.ln_final.weight.mul_(2)
-    with pytest.raises(onnx_towers.OnnxUnavailableError, match="exported again"):
+    with pytest.raises(onnx_export.OnnxUnavailableError, match="exported again"):
         tower(other, tmp_path)
 
 
