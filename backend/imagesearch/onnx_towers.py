@@ -21,6 +21,7 @@ rankings (top-10 overlap with fp32 is reported in bench/RESULTS.md), so it is ne
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -43,13 +44,9 @@ PROBE_TEXTS = ("a", "a person riding a bicycle in the rain", "two dogs playing i
 
 
 def available() -> bool:
-    """True when onnxruntime and the exporter's packages can be imported."""
-    try:
-        import onnxruntime  # noqa: F401
-        import onnxscript  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """True when onnxruntime and the exporter's packages are installed (without importing them:
+    the pipeline loads the encoder too and never needs them)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx", "onnxscript"))
 
 
 class OnnxGraph:
@@ -65,6 +62,7 @@ class OnnxGraph:
         settings: tuple[Path, int],
     ) -> None:
         import onnxruntime as ort
+        import torch
 
         cache_dir, threads = settings
         options = ort.SessionOptions()
@@ -87,7 +85,9 @@ class OnnxGraph:
                 stale.unlink(missing_ok=True)
             path, self._session = session()
         inputs, reference = probe
-        self.deviation = float(np.abs(self.run(inputs) - _numpy(reference())).max())
+        with torch.inference_mode():
+            expected = _numpy(reference())
+        self.deviation = float(np.abs(self.run(inputs) - expected).max())
         if precision == "fp32" and not self.deviation <= EXACT_TOLERANCE:
             raise OnnxUnavailableError(
                 f"the ONNX {name} tower differs from torch by {self.deviation:.2e} (> {EXACT_TOLERANCE:g}) "

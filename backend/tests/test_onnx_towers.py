@@ -116,3 +116,14 @@ def test_image_graph_is_checked_and_cached(tiny_reference: Any, tmp_path: Path) 
     int8 = ImageTower(tiny_reference, 224, "int8", (tmp_path, 2))
     assert int8.graph.deviation > 1e-6  # quantised: measurably different, hence opt-in
     assert len(list((tmp_path / "onnx").glob("image-*-int8*.onnx"))) == 1
+
+
+def test_without_onnx_runtime_auto_stays_on_torch_and_required_is_refused(
+    tiny_checkpoint: Path, tiny_encoder: Encoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(onnx_towers, "available", lambda: False)  # as if onnxruntime were not installed
+    encoder = load_encoder(tiny_settings(tiny_checkpoint, tmp_path))
+    np.testing.assert_allclose(encoder.encode_texts(QUERIES), tiny_encoder.encode_texts(QUERIES), atol=1e-5)
+    assert getattr(encoder, "query_runtime", None) == "torch fp32"
+    with pytest.raises(EncoderUnavailableError, match="not installed"):
+        load_encoder(tiny_settings(tiny_checkpoint, tmp_path, query_runtime="onnxruntime"))
