@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_ann import clustered  # noqa: E402
 from bench_core import random_vit_b32  # noqa: E402
-from bench_latency import AFTER_SERVER, api, distinct_queries  # noqa: E402
+from bench_latency import AFTER_SERVER, Client, api, distinct_queries  # noqa: E402
 from imagegen import write_images  # noqa: E402
 
 from imagesearch.config import Settings  # noqa: E402
@@ -64,10 +64,10 @@ def build_large_index(settings: Settings, folder: Path, vectors: int) -> str:
     return f"{tuning.factory} ({knobs or 'exact'}, tuned recall@10 {tuning.recall_at_10:.3f})"
 
 
-def server_seconds(client: httpx.Client) -> dict[str, float]:
+def server_seconds(client: Client) -> dict[str, float]:
     """Cumulative seconds by stage, and in /search requests, from the server's /metrics."""
     totals = {"encode": 0.0, "search": 0.0, "metadata": 0.0, "requests": 0.0}
-    for family in text_string_to_metric_families(client.get("/metrics").text):
+    for family in text_string_to_metric_families(client.http.get("/metrics").text):
         for sample in family.samples:
             if sample.name == "imagesearch_stage_seconds_sum":
                 totals[sample.labels["stage"]] += sample.value
@@ -112,14 +112,12 @@ def main() -> None:
         described = build_large_index(settings, tmp / "images", args.vectors)
         with api(settings, AFTER_SERVER, {}) as client:
             for warm in queries[:20]:
-                client.get("/search", params={"query": warm})
+                client.http.get("/search", params={"query": warm})
             used = 20
             for clients in args.clients:
                 before = server_seconds(client)
                 started = time.perf_counter()
-                latencies = asyncio.run(
-                    closed_loop(str(client.base_url), clients, args.seconds, queries[used:])
-                )
+                latencies = asyncio.run(closed_loop(client.base_url, clients, args.seconds, queries[used:]))
                 wall = time.perf_counter() - started
                 used += len(latencies) + clients
                 after = server_seconds(client)

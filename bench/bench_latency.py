@@ -104,6 +104,8 @@ class Client:
 
     def __init__(self, port: int) -> None:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.http = httpx.Client(base_url=self.base_url, timeout=120)  # for other benchmarks' calls
 
     def call(
         self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None

@@ -33,16 +33,22 @@ from imagesearch.search import check_compatible  # noqa: E402
 logger = logging.getLogger("demo_quality")
 
 
-def main() -> int:
+def gallery_parser(description: str | None) -> argparse.ArgumentParser:
+    """The arguments of the scripts that evaluate on the demo gallery (this one, hybrid_eval.py)."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--gallery", type=Path, default=ROOT / "backend" / "data" / "demo-gallery")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "backend" / "data" / "demo-index")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return parser
+
+
+def main() -> int:
+    parser = gallery_parser(__doc__)
     parser.add_argument("--no-install", action="store_true", help="use only image packages already on disk")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     sources = obtain_sources(args.gallery.resolve() / ".registry-cache", install=not args.no_install)
     gallery = build_gallery(args.gallery, sources)

@@ -24,7 +24,6 @@ caption matches come first and the dense ranking fills the rest.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import logging
@@ -156,14 +155,9 @@ def read_gallery(csv_path: Path) -> dict[str, tuple[str, str]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--gallery", type=Path, default=ROOT / "backend" / "data" / "demo-gallery")
-    parser.add_argument("--data-dir", type=Path, default=ROOT / "backend" / "data" / "demo-index")
-    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from demo_quality import gallery_parser  # bench/demo_quality.py: the same gallery arguments
+
+    args = gallery_parser(__doc__).parse_args()
 
     csv_path = (args.gallery / "photos_url.csv").resolve()
     if not csv_path.is_file():

@@ -2,6 +2,7 @@
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -80,14 +81,20 @@ def test_a_failing_item_fails_only_its_own_caller() -> None:
     worker.close()
 
 
-def test_batches_stop_at_the_limit_and_keep_unrelated_calls_in_order() -> None:
-    worker = TorchThread()
-    order: list[str] = []
+def tagger(order: list[str]) -> Callable[[list[str]], np.ndarray]:
+    """A batched function that records each call's items (as "a,b") in ``order``."""
 
     def tag(items: list[str]) -> np.ndarray:
         order.append(",".join(items))
         return np.array([[len(item)] for item in items])
 
+    return tag
+
+
+def test_batches_stop_at_the_limit_and_keep_unrelated_calls_in_order() -> None:
+    worker = TorchThread()
+    order: list[str] = []
+    tag = tagger(order)
     release, blocker = hold(worker)
     with ThreadPoolExecutor(4) as pool:
         first = pool.submit(worker.run_batched, tag, ["a", "b", "c"], 4)
@@ -115,11 +122,7 @@ def test_the_shared_compute_thread_is_one_thread_for_the_process() -> None:
 def test_a_waiting_call_of_the_same_function_joins_the_batch_past_an_unrelated_one() -> None:
     worker = TorchThread()
     order: list[str] = []
-
-    def tag(items: list[str]) -> np.ndarray:
-        order.append(",".join(items))
-        return np.array([[len(item)] for item in items])
-
+    tag = tagger(order)
     release, blocker = hold(worker)
     with ThreadPoolExecutor(3) as pool:
         first = pool.submit(worker.run_batched, tag, ["a"])
