@@ -153,6 +153,17 @@ def test_openapi_documents_limits(api: Server) -> None:
     assert httpx.get(f"{api.url}/docs").status_code == 200
 
 
+def test_a_multi_megabyte_photo_is_searched(api: Server) -> None:
+    # Over Starlette's 1 MB in-memory spool (the app raises it to the upload limit).
+    pixels = np.random.default_rng(3).integers(0, 256, (1944, 2592, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=90)
+    assert len(buffer.getvalue()) > 2 * 1024 * 1024
+    response = upload(api, buffer.getvalue(), top_k=5)
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 5
+
+
 def test_oversized_upload_is_413(built_index: BuiltIndex, tmp_path: Path) -> None:
     limits = {"IMAGESEARCH_MAX_UPLOAD_BYTES": "1000"}
     with serving(built_index.settings, tmp_path / "api.log", limits) as server:

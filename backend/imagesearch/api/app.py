@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from PIL import Image
+from starlette.formparsers import MultiPartParser
 
 from imagesearch import __version__
 from imagesearch.api.deps import SearchGate
@@ -54,6 +55,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # Added first, so CORS (added last, outermost) also decorates its 413 for the browser UI.
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
+    # Keep uploads in memory while the multipart body is parsed: the route reads the whole file
+    # into memory anyway, and Starlette's default spills anything over 1 MB to a temporary file
+    # first (4-8 ms for a 1-2 MB photo here). BodySizeLimit bounds what one request can hold.
+    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, settings.max_upload_bytes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
