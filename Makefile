@@ -97,6 +97,10 @@ bench-api: setup ## /search over HTTP at 1, 8 and 64 clients on a 100k index; wh
 bench-batch: setup ## POST /search/batch against single /search calls: per-query cost, one table
 	$(PY) bench/bench_batch.py
 
+.PHONY: bench-towers
+bench-towers: setup ## query towers in-process: torch fp32 vs ONNX Runtime fp32 / int8 (speed, agreement)
+	$(PY) bench/bench_towers.py
+
 eval: setup ## score the index: make eval [CAPTIONS=captions.csv] [LABELS=class-folders|labels.csv]
 	$(PY) backend/evaluate.py --data-dir "$(DATA_DIR)" $(if $(CAPTIONS),--captions "$(CAPTIONS)") $(if $(LABELS),--labels "$(LABELS)")
 
