@@ -29,8 +29,8 @@ from pathlib import Path
 from PIL import Image
 
 from imagesearch.demo_registry import RegistrySources, obtain_sources
+from imagesearch.files import write_bytes_atomic
 from imagesearch.images import to_rgb
-from imagesearch.index_store import write_bytes_atomic
 
 logger = logging.getLogger(__name__)
 

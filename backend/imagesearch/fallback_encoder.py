@@ -34,7 +34,7 @@ from imagesearch import torch_thread
 from imagesearch.config import Settings
 from imagesearch.encoder import FloatArray, _pick_device, normalize_rows
 from imagesearch.errors import EncoderUnavailableError
-from imagesearch.index_store import write_bytes_atomic
+from imagesearch.files import write_bytes_atomic
 
 logger = logging.getLogger(__name__)
 

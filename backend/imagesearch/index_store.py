@@ -12,12 +12,11 @@ dimension, checksums) before anything is served; the manifest says whether capti
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from pydantic import ValidationError
 from imagesearch.config import INDEX_RELPATH, MANIFEST_RELPATH, URLS_RELPATH, Settings
 from imagesearch.encoder import FloatArray
 from imagesearch.errors import IndexLoadError
+from imagesearch.files import file_sha256, fsync_dir, write_bytes_atomic
 from imagesearch.index_factory import apply_search_params
 from imagesearch.metadata import (
     CAPTIONS_RELPATH,
@@ -60,28 +60,6 @@ def build_flat_index(vectors: FloatArray) -> Any:
 
 def index_type_name(index: Any) -> str:
     return type(index).__name__
-
-
-@contextlib.contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temp path beside ``target``; on success fsync it and rename it over ``target``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        with tmp.open("rb") as handle:
-            os.fsync(handle.fileno())
-        tmp.replace(target)
-        _fsync_dir(target.parent)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_bytes_atomic(target: Path, data: bytes) -> None:
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(data)
 
 
 JOURNAL_NAME = ".commit-journal.json"
@@ -145,12 +123,6 @@ def _index_writer(index: Any) -> Callable[[Path], None]:
     return write
 
 
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file, read in blocks (never the whole file in memory)."""
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 def stage_file(target: Path, data: bytes | Callable[[Path], None]) -> Path:
     """Write ``data`` (bytes, or a writer given the path) to a durable temp file beside ``target``."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -185,7 +157,7 @@ def recover(data_dir: Path, remove_orphans: bool = True) -> None:
                 staged = target.parent / tmp_name
                 if staged.is_file():
                     staged.replace(target)
-                    _fsync_dir(target.parent)
+                    fsync_dir(target.parent)
             journal_path.unlink(missing_ok=True)
         except (OSError, ValueError) as exc:
             raise IndexLoadError(f"cannot finish the interrupted index write in {data_dir}: {exc}") from exc
@@ -295,13 +267,3 @@ def _verify(manifest: Manifest, relpath: Path, actual: str) -> None:
             f"{relpath} does not match the manifest checksum (tampered, truncated or from "
             "another build); rebuild the index"
         )
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Make the rename itself durable; not every platform lets a directory be opened.
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

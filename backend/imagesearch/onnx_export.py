@@ -11,12 +11,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
+
+from imagesearch.files import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -57,17 +57,12 @@ def cached_graph(folder: Path, stem: str, export: Callable[[Path], None], precis
 
 
 def _atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
-    """Write ``path`` through a staged file in the same folder, so readers never see half a graph."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, staged_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".onnx")
-    os.close(handle)
-    staged = Path(staged_name)
+    """Write ``path`` durably (files.atomic_path), so readers never see half a graph."""
     try:
-        write(staged)
-        staged.chmod(0o644)  # a cache others may read, like open_clip's weights
-        staged.replace(path)
+        with atomic_path(path) as staged:
+            write(staged)
+            staged.chmod(0o644)  # a cache others may read, like open_clip's weights
     except Exception as exc:
-        staged.unlink(missing_ok=True)
         raise OnnxUnavailableError(f"could not write the ONNX graph {path}: {exc}") from exc
 
 

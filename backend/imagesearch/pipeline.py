@@ -33,10 +33,11 @@ from imagesearch.config import Settings
 from imagesearch.encoder import Encoder, FloatArray
 from imagesearch.errors import ImageSearchError, SourceError
 from imagesearch.fetch import Fetcher
+from imagesearch.files import write_bytes_atomic
 from imagesearch.images import decode_image, draft_min_side
 from imagesearch.incremental import load_reusable, merge_reused, sources_to_encode
 from imagesearch.index_factory import build_index
-from imagesearch.index_store import save_bundle, write_bytes_atomic
+from imagesearch.index_store import save_bundle
 from imagesearch.metadata import Manifest
 from imagesearch.sources import read_records
 

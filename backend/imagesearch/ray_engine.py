@@ -38,8 +38,8 @@ from imagesearch.config import Settings
 from imagesearch.encoder import Encoder, FloatArray, load_encoder
 from imagesearch.errors import EncoderUnavailableError, ImageSearchError
 from imagesearch.fetch import Fetcher
+from imagesearch.files import write_bytes_atomic
 from imagesearch.images import decode_image, draft_min_side
-from imagesearch.index_store import write_bytes_atomic
 from imagesearch.ray_shards import Batch, collect, read_shards, run_key, write_shard
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ import numpy as np
 
 from imagesearch.encoder import Encoder
 from imagesearch.errors import SourceError
-from imagesearch.index_store import write_bytes_atomic
+from imagesearch.files import write_bytes_atomic
 
 if TYPE_CHECKING:
     from imagesearch.pipeline import Embedded

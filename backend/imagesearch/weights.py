@@ -8,7 +8,6 @@ loading switches huggingface_hub to offline mode at once instead of retrying for
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import socket
 from collections.abc import Iterator
@@ -17,16 +16,9 @@ from urllib.parse import urlparse
 
 from imagesearch.config import Settings
 from imagesearch.errors import EncoderUnavailableError
+from imagesearch.files import file_sha256
 
 logger = logging.getLogger(__name__)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def resolve_weights(settings: Settings) -> tuple[str, str]:

@@ -7,7 +7,8 @@ import pytest
 from conftest import tiny_settings
 
 from imagesearch.errors import IndexLoadError
-from imagesearch.index_store import build_flat_index, load_bundle, save_bundle, write_bytes_atomic
+from imagesearch.files import write_bytes_atomic
+from imagesearch.index_store import build_flat_index, load_bundle, save_bundle
 from imagesearch.metadata import Manifest
 
 
@@ -55,7 +56,7 @@ def test_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
     class BoomError(Exception):
         pass
 
-    from imagesearch.index_store import atomic_path
+    from imagesearch.files import atomic_path
 
     with pytest.raises(BoomError), atomic_path(target) as tmp:
         tmp.write_bytes(b"half")

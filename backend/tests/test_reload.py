@@ -11,7 +11,7 @@ import httpx
 from conftest import Server, serving, tiny_settings
 
 from imagesearch.encoder import Encoder
-from imagesearch.index_store import write_bytes_atomic
+from imagesearch.files import write_bytes_atomic
 from imagesearch.pipeline import PipelineOptions, run_pipeline
 
 TOKEN = "s3cret-token"
