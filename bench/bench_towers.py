@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import faiss  # noqa: E402
 from bench_core import random_vit_b32  # noqa: E402
-from bench_latency import UPLOAD_SIZES, distinct_queries, jpeg_bytes  # noqa: E402
+from bench_latency import UPLOAD_SIZES, agreement, distinct_queries, jpeg_bytes  # noqa: E402
 
 from imagesearch import torch_thread  # noqa: E402
 from imagesearch.encoder import ClipEncoder, normalize_rows  # noqa: E402
@@ -47,12 +47,10 @@ def timed_rows(encode: Callable[[Any], Any], items: list[Any]) -> tuple[float, n
     return statistics.median(times), normalize_rows(np.concatenate(rows))
 
 
-def agreement(index: Any, reference: np.ndarray, vectors: np.ndarray) -> str:
+def top10_agreement(index: Any, reference: np.ndarray, vectors: np.ndarray) -> str:
     _, expected = torch_thread.shared().run(index.search, reference, 10)
     _, actual = torch_thread.shared().run(index.search, vectors, 10)
-    identical = int((expected == actual).all(axis=1).sum())
-    overlap = statistics.mean(len(set(a) & set(b)) / 10 for a, b in zip(expected, actual, strict=True))
-    return f"{identical}/{len(expected)} (overlap {overlap:.3f})"
+    return agreement(expected.tolist(), actual.tolist())
 
 
 def main() -> None:
@@ -90,7 +88,7 @@ def main() -> None:
                 p50, found = timed_rows(call(encoder), items)
                 reference = found if reference is None else reference
                 difference = float(np.abs(found - reference).max())
-                rows.append((tower, name, p50, difference, agreement(index, reference, found)))
+                rows.append((tower, name, p50, difference, top10_agreement(index, reference, found)))
     print(f"ViT-B-32 (random weights), one query at a time; {len(texts)} texts, {len(images)} photos")
     print("| tower | runtime | p50 ms | max abs diff vs torch (unit vectors) | top-10 identical (25k flat) |")
     print("|---|---|---|---|---|")

@@ -50,7 +50,14 @@ def encode_text_fast(model: Any, tokens: torch.Tensor, path: str) -> torch.Tenso
     cast_dtype = model.transformer.get_cast_dtype()
     x = model.token_embedding(tokens[:, :length]).to(cast_dtype)
     x = x + model.positional_embedding[:length].to(cast_dtype)
-    x = model.transformer(x, attn_mask=model.attn_mask[:length, :length])
+    return text_features(model, x, eot)
+
+
+def text_features(model: Any, embedded: torch.Tensor, eot: torch.Tensor) -> torch.Tensor:
+    """The causal text tower from embedded tokens (n, length, width) to features (n, embed_dim)
+    read at each row's end-of-text position ``eot`` (also what onnx_export exports)."""
+    length = embedded.shape[1]
+    x = model.transformer(embedded, attn_mask=model.attn_mask[:length, :length])
     x = model.ln_final(x)
     pooled = x[torch.arange(x.shape[0], device=x.device), eot]
     projection = model.text_projection

@@ -50,6 +50,10 @@ class Encoder(Protocol):
     def label(self) -> str:
         """Short human description of the encoder, shown in /health and the UI."""
 
+    @property
+    def query_runtime(self) -> str:
+        """Where query vectors are computed, e.g. "onnxruntime fp32"; shown in /health."""
+
     def prepare(self, image: Image.Image) -> FloatArray:
         """Model's own preprocessing of one RGB image (thread-safe; runs in fetch workers)."""
 

@@ -59,6 +59,7 @@ class FallbackEncoder:
 
     fallback = True
     label = FALLBACK_LABEL
+    query_runtime = "torch fp32"
 
     def __init__(self, settings: Settings) -> None:
         # All torch work on the process's one compute thread, as for CLIP (torch_thread.py).

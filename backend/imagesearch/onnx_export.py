@@ -29,12 +29,12 @@ class OnnxUnavailableError(RuntimeError):
     """An ONNX tower cannot be built or does not match the torch model."""
 
 
-def weights_key(module: Any) -> str:
-    """Content hash of the weights a graph contains, plus the exporter's version."""
+def weights_key(tensors: dict[str, Any]) -> str:
+    """Content hash of the named tensors a graph contains, plus the exporter's version."""
     import torch
 
     digest = hashlib.sha256(f"format{GRAPH_FORMAT}-torch{torch.__version__}".encode())
-    for name, tensor in sorted(module.state_dict().items()):
+    for name, tensor in sorted(tensors.items()):
         digest.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:24]
@@ -107,6 +107,8 @@ def _export(
 def export_text(model: Any, path: Path) -> None:
     import torch
 
+    from imagesearch.clip_fast import text_features
+
     class TextTowerGraph(torch.nn.Module):
         """Token embeddings (n, length, width) + end-of-text positions (n,) -> features (n, dim)."""
 
@@ -115,16 +117,7 @@ def export_text(model: Any, path: Path) -> None:
             self.clip = model
 
         def forward(self, embedded: torch.Tensor, eot: torch.Tensor) -> torch.Tensor:
-            length = embedded.shape[1]
-            x = self.clip.transformer(embedded, attn_mask=self.clip.attn_mask[:length, :length])
-            x = self.clip.ln_final(x)
-            pooled = x[torch.arange(x.shape[0]), eot]
-            projection = self.clip.text_projection
-            if projection is None:
-                return pooled  # type: ignore[no-any-return]
-            if isinstance(projection, torch.nn.Linear):
-                return projection(pooled)  # type: ignore[no-any-return]
-            return pooled @ projection  # type: ignore[no-any-return]
+            return text_features(self.clip, embedded, eot)
 
     width = model.token_embedding.weight.shape[1]
     context = model.positional_embedding.shape[0]

@@ -55,7 +55,7 @@ class OnnxGraph:
     def __init__(
         self,
         name: str,
-        module: Any,
+        tensors: dict[str, Any],
         export: Callable[[Path], None],
         probe: tuple[dict[str, Any], Callable[[], Any]],
         precision: Precision,
@@ -69,7 +69,7 @@ class OnnxGraph:
         options.intra_op_num_threads = max(1, threads)
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        stem = f"{name}-{onnx_export.weights_key(module)}"
+        stem = f"{name}-{onnx_export.weights_key(tensors)}"
 
         def session() -> Any:
             path = onnx_export.cached_graph(cache_dir / "onnx", stem, export, precision)
@@ -115,7 +115,7 @@ class TextTower:
         probe = tokenizer(list(PROBE_TEXTS))
         self.graph = OnnxGraph(
             "text",
-            _TextParts(model),
+            _text_tensors(model),
             lambda path: onnx_export.export_text(model, path),
             (self.inputs(probe.numpy()), lambda: encode_text_fast(model, probe, TEXT_PATH_TRUNCATED)),
             precision,
@@ -143,7 +143,7 @@ class ImageTower:
         pixels = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
         self.graph = OnnxGraph(
             "image",
-            model.visual,
+            model.visual.state_dict(),
             lambda path: onnx_export.export_image(model, shape, path),
             ({"pixels": pixels}, lambda: model.encode_image(torch.from_numpy(pixels))),
             precision,
@@ -224,22 +224,17 @@ def _numpy(tensor: Any) -> FloatArray:
     return np.asarray(tensor.detach().float().cpu().numpy(), dtype=np.float32)
 
 
-class _TextParts:
-    """What the exported text graph contains (for its cache key)."""
+def _text_tensors(model: Any) -> dict[str, Any]:
+    """Every tensor the exported text graph contains (its cache key is their hash)."""
+    import torch
 
-    def __init__(self, model: Any) -> None:
-        self.model = model
-
-    def state_dict(self) -> dict[str, Any]:
-        import torch
-
-        parts: dict[str, Any] = {}
-        for prefix in ("transformer", "ln_final"):
-            parts.update({f"{prefix}.{k}": v for k, v in getattr(self.model, prefix).state_dict().items()})
-        projection = self.model.text_projection
-        if projection is not None:
-            parts["text_projection"] = (
-                projection.weight if isinstance(projection, torch.nn.Linear) else projection
-            )
-        parts["attn_mask"] = self.model.attn_mask
-        return parts
+    tensors: dict[str, Any] = {}
+    for prefix in ("transformer", "ln_final"):
+        tensors.update({f"{prefix}.{k}": v for k, v in getattr(model, prefix).state_dict().items()})
+    projection = model.text_projection
+    if projection is not None:
+        tensors["text_projection"] = (
+            projection.weight if isinstance(projection, torch.nn.Linear) else projection
+        )
+    tensors["attn_mask"] = model.attn_mask
+    return tensors

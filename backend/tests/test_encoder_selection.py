@@ -34,6 +34,7 @@ class StubEncoder:
     def __init__(self, encoder_id: str, dim: int, fallback: bool) -> None:
         self.id, self.dim, self.fallback = encoder_id, dim, fallback
         self.label = "stub fallback" if fallback else "stub CLIP"
+        self.query_runtime = "torch fp32"
 
     def prepare(self, image: Image.Image) -> FloatArray:
         return np.zeros(3, dtype=np.float32)

@@ -25,7 +25,7 @@ def tower(model: Any, cache: Path, precision: onnx_towers.Precision = "fp32") ->
 
 def test_default_query_runtime_is_onnx_runtime(tiny_encoder: Encoder) -> None:
     tiny_encoder.encode_texts(["a red car"])
-    assert getattr(tiny_encoder, "query_runtime", None) == "onnxruntime fp32"
+    assert tiny_encoder.query_runtime == "onnxruntime fp32"
 
 
 def test_onnx_tower_equals_open_clip_one_by_one_and_batched(tiny_reference: Any, tmp_path: Path) -> None:
@@ -72,7 +72,7 @@ def test_int8_is_opt_in_and_reports_how_far_it_is_from_fp32(
 ) -> None:
     encoder = load_encoder(tiny_settings(tiny_checkpoint, tmp_path, query_precision="int8"))
     actual = encoder.encode_texts(QUERIES)
-    assert getattr(encoder, "query_runtime", None) == "onnxruntime int8"
+    assert encoder.query_runtime == "onnxruntime int8"
     np.testing.assert_allclose(np.linalg.norm(actual, axis=1), 1.0, atol=1e-5)
     expected = reference_texts(tiny_reference, TINY_MODEL, QUERIES)
     difference = float(np.abs(actual - expected).max())
@@ -85,7 +85,7 @@ def test_torch_runtime_on_request_gives_the_same_vectors(
 ) -> None:
     encoder = load_encoder(tiny_settings(tiny_checkpoint, tmp_path, query_runtime="torch"))
     np.testing.assert_allclose(encoder.encode_texts(QUERIES), tiny_encoder.encode_texts(QUERIES), atol=1e-5)
-    assert getattr(encoder, "query_runtime", None) == "torch fp32"
+    assert encoder.query_runtime == "torch fp32"
 
 
 def test_int8_without_onnx_runtime_is_refused_at_load(tiny_checkpoint: Path, tmp_path: Path) -> None:
@@ -124,6 +124,6 @@ def test_without_onnx_runtime_auto_stays_on_torch_and_required_is_refused(
     monkeypatch.setattr(onnx_towers, "available", lambda: False)  # as if onnxruntime were not installed
     encoder = load_encoder(tiny_settings(tiny_checkpoint, tmp_path))
     np.testing.assert_allclose(encoder.encode_texts(QUERIES), tiny_encoder.encode_texts(QUERIES), atol=1e-5)
-    assert getattr(encoder, "query_runtime", None) == "torch fp32"
+    assert encoder.query_runtime == "torch fp32"
     with pytest.raises(EncoderUnavailableError, match="not installed"):
         load_encoder(tiny_settings(tiny_checkpoint, tmp_path, query_runtime="onnxruntime"))

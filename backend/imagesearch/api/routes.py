@@ -57,7 +57,7 @@ def build_router(settings: Settings, gate: SearchGate) -> APIRouter:
             fallback=searcher.encoder.fallback,
             encoder_label=searcher.encoder.label,
             warning=FALLBACK_WARNING if searcher.encoder.fallback else None,
-            query_runtime=getattr(searcher.encoder, "query_runtime", "torch fp32"),
+            query_runtime=searcher.encoder.query_runtime,
         )
 
     @router.get("/search", responses=ERRORS)
