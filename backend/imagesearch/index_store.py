@@ -181,6 +181,27 @@ def read_manifest(settings: Settings) -> Manifest:
         raise IndexLoadError(f"{path} is not a valid manifest: {exc}") from exc
 
 
+def bundle_files(settings: Settings) -> list[Path]:
+    """Every file of the build in ``settings.data_dir``: those the manifest's checksums list, then
+    the manifest itself. Copy exactly these (e.g. into an archive) to move an index elsewhere.
+
+    Files the build did not list (a ``captions.json`` an older build left, the failures CSV, the
+    resume state) are not part of it. Raises IndexLoadError when there is no manifest, or a listed
+    file is missing or lies outside the data folder.
+    """
+    recover(settings.data_dir, remove_orphans=False)
+    manifest = read_manifest(settings)
+    files = []
+    for relpath in sorted(manifest.checksums):
+        if Path(relpath).is_absolute() or ".." in Path(relpath).parts:
+            raise IndexLoadError(f"{settings.manifest_path} lists {relpath!r}, outside {settings.data_dir}")
+        path = settings.data_dir / relpath
+        if not path.is_file():
+            raise IndexLoadError(f"{path} is missing; rebuild the index with run_pipeline.py")
+        files.append(path)
+    return [*files, settings.manifest_path]
+
+
 def load_bundle(settings: Settings) -> IndexBundle:
     """Load and cross-check index, URLs and manifest; raise IndexLoadError on any mismatch."""
     recover(settings.data_dir, remove_orphans=False)
