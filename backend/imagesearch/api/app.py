@@ -13,6 +13,7 @@ from starlette.formparsers import MultiPartParser
 
 from imagesearch import __version__
 from imagesearch.api.deps import SearchGate
+from imagesearch.api.docs import install_docs
 from imagesearch.api.errors import install_error_handlers
 from imagesearch.api.limits import BodySizeLimit
 from imagesearch.api.metrics import RequestMetrics, build_metrics_router
@@ -52,6 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Text -> image and image -> image search over a CLIP + FAISS index.",
         lifespan=lifespan,
+        # /docs and /redoc are served from installed files, not FastAPI's CDN pages (api/docs.py).
+        docs_url=None,
+        redoc_url=None,
     )
     # Added first, so CORS (added last, outermost) also decorates its 413 for the browser UI.
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
@@ -68,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost: counts every answer, the 413s and CORS preflights included.
     app.add_middleware(RequestMetrics)
     install_error_handlers(app)
+    install_docs(app)
     # One gate for every search route: the concurrency limit is for the whole process.
     gate = SearchGate(settings.max_concurrent_searches, settings.request_timeout_s)
     app.include_router(build_router(settings, gate))
