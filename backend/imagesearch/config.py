@@ -42,6 +42,13 @@ class Settings(BaseSettings):
         default="openai",
         description="open_clip pretrained tag (downloaded and cached) or a checkpoint file path",
     )
+    activation: Literal["auto", "quick_gelu", "gelu"] = Field(
+        default="auto",
+        description="activation the model is built with. auto: what the pretrained tag was trained "
+        "with (QuickGELU for openai and the other QuickGELU tags, as open_clip's pretrained config "
+        "declares), or for a checkpoint file the model config's (a '-quickgelu' model name); a "
+        "checkpoint file does not record it, so set quick_gelu for OpenAI-trained weights in a file",
+    )
     model_config_file: Path | None = Field(
         default=None, description="extra open_clip model config (JSON) to register, for custom archs"
     )

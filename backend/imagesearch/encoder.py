@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,7 +25,13 @@ from imagesearch.clip_fast import TEXT_PATH_TRUNCATED, encode_text_fast, split_p
 from imagesearch.config import Settings
 from imagesearch.errors import EncoderUnavailableError, WeightsUnavailableError
 from imagesearch.onnx_towers import QueryRuntime
-from imagesearch.weights import hub_access, resolve_weights, weights_help
+from imagesearch.weights import (
+    MISMATCH_WARNING,
+    hub_access,
+    resolve_activation,
+    resolve_weights,
+    weights_help,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +56,10 @@ class Encoder(Protocol):
     @property
     def label(self) -> str:
         """Short human description of the encoder, shown in /health and the UI."""
+
+    @property
+    def activation(self) -> str:
+        """The model's activation ("quick_gelu" / "gelu"; "" when that does not apply), in the manifest."""
 
     @property
     def query_runtime(self) -> str:
@@ -98,11 +109,17 @@ class ClipEncoder:
         self.batch_size = settings.batch_size
         weights, weights_id = resolve_weights(settings)
         local = weights_id.startswith("sha256-")
+        activation = resolve_activation(settings, None if local else weights)
         with contextlib.nullcontext() if local else hub_access(settings.hub_probe_timeout_s):
             try:
-                model, _, preprocess = open_clip.create_model_and_transforms(
-                    settings.model, pretrained=weights, device=self.device
-                )
+                with warnings.catch_warnings():
+                    # open_clip only warns when the model and the tag's weights disagree: refuse.
+                    warnings.filterwarnings("error", message=MISMATCH_WARNING, category=UserWarning)
+                    model, _, preprocess = open_clip.create_model_and_transforms(
+                        settings.model, pretrained=weights, device=self.device, **activation.create_kwargs
+                    )
+            except UserWarning as exc:
+                raise EncoderUnavailableError(f"{settings.model} does not fit its weights: {exc}") from exc
             except (RuntimeError, AssertionError, KeyError, ValueError, OSError) as exc:
                 if local:
                     raise EncoderUnavailableError(
@@ -125,8 +142,11 @@ class ClipEncoder:
         )
         size = open_clip.get_model_config(settings.model)["vision_cfg"].get("image_size", 224)
         self._image_size = int(max(size) if isinstance(size, (list, tuple)) else size)
-        self._id = f"open_clip:{settings.model}:{weights_id}"
-        self._label = f"CLIP {settings.model} ({Path(weights).name if local else weights})"
+        # The activation is part of the network: an index from the other one is another space.
+        self._id = f"open_clip:{settings.model}:{weights_id}{activation.id_suffix}"
+        self._activation = activation.name
+        weights_name = Path(weights).name if local else weights
+        self._label = f"CLIP {settings.model} ({weights_name}, {activation.label})"
         self._dim = int(open_clip.get_model_config(settings.model)["embed_dim"])
         logger.info("encoder %s ready on %s (dim %d)", self._id, self.device, self._dim)
 
@@ -145,6 +165,10 @@ class ClipEncoder:
     @property
     def label(self) -> str:
         return self._label
+
+    @property
+    def activation(self) -> str:
+        return self._activation
 
     @property
     def query_runtime(self) -> str:

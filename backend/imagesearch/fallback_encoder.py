@@ -60,6 +60,7 @@ class FallbackEncoder:
     fallback = True
     label = FALLBACK_LABEL
     query_runtime = "torch fp32"
+    activation = ""  # not a CLIP transformer: no activation choice to record
 
     def __init__(self, settings: Settings) -> None:
         # All torch work on the process's one compute thread, as for CLIP (torch_thread.py).

@@ -35,6 +35,11 @@ class Manifest(BaseModel):
     # Which kind of encoder built it (defaults keep manifests written before these fields loading).
     fallback: bool = Field(default=False, description="built by the lower-quality offline fallback")
     encoder_label: str = ""
+    activation: str = Field(
+        default="",
+        description="the CLIP model's activation (quick_gelu / gelu); empty: not recorded (built before "
+        "the activation followed the weights, or by the fallback)",
+    )
     # How the index was chosen and tuned (defaults keep older manifests loading: exact search).
     index_factory: str = Field(default="", description="FAISS factory string the index was built from")
     search_params: dict[str, int] = Field(default_factory=dict, description="efSearch / nprobe, set at load")

@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import logging
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,11 +29,15 @@ class OnnxUnavailableError(RuntimeError):
     """An ONNX tower cannot be built or does not match the torch model."""
 
 
-def weights_key(tensors: dict[str, Any]) -> str:
-    """Content hash of the named tensors a graph contains, plus the exporter's version."""
+def graph_key(tensors: dict[str, Any], modules: Sequence[Any]) -> str:
+    """Content hash of the named tensors a graph contains, the modules that compute it, and the
+    exporter's version. The modules' structure (``repr``) is part of it because two networks can
+    share every tensor and still differ (GELU and QuickGELU have no parameters)."""
     import torch
 
     digest = hashlib.sha256(f"format{GRAPH_FORMAT}-torch{torch.__version__}".encode())
+    for module in modules:
+        digest.update(repr(module).encode())
     for name, tensor in sorted(tensors.items()):
         digest.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())

@@ -55,7 +55,7 @@ class OnnxGraph:
     def __init__(
         self,
         name: str,
-        tensors: dict[str, Any],
+        key: str,
         export: Callable[[Path], None],
         probe: tuple[dict[str, Any], Callable[[], Any]],
         precision: Precision,
@@ -69,7 +69,7 @@ class OnnxGraph:
         options.intra_op_num_threads = max(1, threads)
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        stem = f"{name}-{onnx_export.weights_key(tensors)}"
+        stem = f"{name}-{key}"
 
         def session() -> Any:
             path = onnx_export.cached_graph(cache_dir / "onnx", stem, export, precision)
@@ -115,7 +115,7 @@ class TextTower:
         probe = tokenizer(list(PROBE_TEXTS))
         self.graph = OnnxGraph(
             "text",
-            _text_tensors(model),
+            onnx_export.graph_key(_text_tensors(model), [model.transformer, model.ln_final]),
             lambda path: onnx_export.export_text(model, path),
             (self.inputs(probe.numpy()), lambda: encode_text_fast(model, probe, TEXT_PATH_TRUNCATED)),
             precision,
@@ -143,7 +143,7 @@ class ImageTower:
         pixels = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
         self.graph = OnnxGraph(
             "image",
-            model.visual.state_dict(),
+            onnx_export.graph_key(model.visual.state_dict(), [model.visual]),
             lambda path: onnx_export.export_image(model, shape, path),
             ({"pixels": pixels}, lambda: model.encode_image(torch.from_numpy(pixels))),
             precision,

@@ -139,6 +139,7 @@ def run_pipeline(settings: Settings, options: PipelineOptions, encoder: Encoder)
             pretrained="packaged" if encoder.fallback else _pretrained_label(settings),
             fallback=encoder.fallback,
             encoder_label=encoder.label,
+            activation=encoder.activation,
             dim=encoder.dim,
             count=len(urls),
             index_type="",

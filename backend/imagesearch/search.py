@@ -18,6 +18,7 @@ from imagesearch.encoder import Encoder, FloatArray
 from imagesearch.errors import ImageSearchError, IndexLoadError, InvalidQueryError
 from imagesearch.images import decode_image, draft_min_side
 from imagesearch.index_store import IndexBundle, load_bundle
+from imagesearch.metadata import Manifest
 from imagesearch.query_cache import LruCache, VectorCache
 from imagesearch.query_terms import QueryTerm, combine
 from imagesearch.ranking import Candidates, Fetch, Ranked, RankedPage, Ranker, RankOptions
@@ -316,12 +317,25 @@ def check_compatible(encoder: Encoder, bundle: IndexBundle) -> None:
     if manifest.encoder_id != encoder.id:
         if manifest.fallback != encoder.fallback:
             raise IndexLoadError(_fallback_mismatch(manifest.encoder_id, manifest.fallback, encoder))
+        if not manifest.activation and encoder.id.startswith(f"{manifest.encoder_id}:"):
+            raise IndexLoadError(_activation_mismatch(manifest, encoder))
         raise IndexLoadError(
             f"the index was built with {manifest.encoder_id} but the API is configured with "
             f"{encoder.id}; set IMAGESEARCH_MODEL / IMAGESEARCH_PRETRAINED to match, or rebuild"
         )
     if bundle.index.d != encoder.dim:
         raise IndexLoadError(f"index dimension {bundle.index.d} != encoder dimension {encoder.dim}")
+
+
+def _activation_mismatch(manifest: Manifest, encoder: Encoder) -> str:
+    """An index from before the activation followed the weights: same names, another network."""
+    return (
+        f"the index was built with {manifest.encoder_id}, which an earlier version built with plain "
+        f"GELU although the weights {manifest.pretrained!r} were trained with QuickGELU (open_clip only "
+        f"warned), so its vectors are not the model's; this process serves {encoder.id}. Rebuild the "
+        f"index: `python run_pipeline.py {manifest.source or 'SOURCE'} --data-dir DATA_DIR` (or "
+        "`make index SOURCE=...`; `make demo` rebuilds the demo index by itself)"
+    )
 
 
 def _fallback_mismatch(index_encoder: str, index_fallback: bool, encoder: Encoder) -> str:

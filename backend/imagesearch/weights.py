@@ -1,8 +1,16 @@
-"""Where CLIP's weights come from: an open_clip pretrained tag (hub, cached) or a checkpoint file.
+"""Where CLIP's weights come from (an open_clip pretrained tag, hub-cached, or a checkpoint file),
+and the architecture options those weights need.
 
 A checkpoint file is identified by the hash of its content (so two machines with the same file
 agree on the encoder id in the manifest); a tag by its name. When the model hub cannot be reached,
 loading switches huggingface_hub to offline mode at once instead of retrying for a minute.
+
+The activation follows the weights: OpenAI's CLIP weights (and every tag whose open_clip
+pretrained config says ``quick_gelu``) were trained with QuickGELU, while open_clip 3.x builds
+``ViT-B-32`` with plain GELU and only warns when the tag disagrees. The weights load either way
+(neither activation has parameters), so only the outputs are wrong: ``resolve_activation`` takes
+the tag's word for it, and a checkpoint file (which records no activation) gets the model
+config's unless ``IMAGESEARCH_ACTIVATION`` says otherwise.
 """
 
 from __future__ import annotations
@@ -11,7 +19,9 @@ import contextlib
 import logging
 import socket
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from imagesearch.config import Settings
@@ -39,6 +49,70 @@ def resolve_weights(settings: Settings) -> tuple[str, str]:
             f"known tags: {', '.join(tags) or 'none'}; or give a checkpoint file path"
         )
     return value, value
+
+
+QUICK_GELU = "quick_gelu"
+GELU = "gelu"
+ACTIVATION_NAMES = {QUICK_GELU: "QuickGELU", GELU: "GELU"}
+# open_clip's warning when a model config and a pretrained tag disagree (raised as an error here).
+MISMATCH_WARNING = r".*QuickGELU mismatch"
+
+
+@dataclass(frozen=True)
+class Activation:
+    """The activation a model is built with, and the one its open_clip config builds by itself."""
+
+    name: str  # QUICK_GELU or GELU
+    config_default: str
+
+    @property
+    def create_kwargs(self) -> dict[str, Any]:
+        """Extra arguments for ``open_clip.create_model_and_transforms``."""
+        if self.name == self.config_default:
+            return {}
+        return {"force_quick_gelu": True} if self.name == QUICK_GELU else {"quick_gelu": False}
+
+    @property
+    def id_suffix(self) -> str:
+        """Appended to the encoder id when the model name alone does not say the activation."""
+        return "" if self.name == self.config_default else ":" + self.name.replace("_", "")
+
+    @property
+    def label(self) -> str:
+        return ACTIVATION_NAMES[self.name]
+
+
+def resolve_activation(settings: Settings, tag: str | None) -> Activation:
+    """The activation for ``settings.model`` with the pretrained ``tag`` (None: a checkpoint file).
+
+    A tag decides by itself (its open_clip pretrained config); an ``IMAGESEARCH_ACTIVATION`` that
+    contradicts it is refused, since those weights were trained with the other one.
+    """
+    import open_clip
+
+    config = open_clip.get_model_config(settings.model) or {}
+    config_default = QUICK_GELU if config.get("quick_gelu", False) else GELU
+    if tag is not None:
+        trained = QUICK_GELU if open_clip.get_pretrained_cfg(settings.model, tag).get("quick_gelu") else GELU
+        if settings.activation not in ("auto", trained):
+            raise EncoderUnavailableError(
+                f"IMAGESEARCH_ACTIVATION={settings.activation} contradicts the pretrained tag {tag!r} of "
+                f"{settings.model}, whose weights were trained with {ACTIVATION_NAMES[trained]}; "
+                "unset IMAGESEARCH_ACTIVATION (auto follows the tag)"
+            )
+        return Activation(trained, config_default)
+    if settings.activation != "auto":
+        return Activation(settings.activation, config_default)
+    if config_default == GELU:
+        variant = f"{settings.model}-quickgelu"
+        logger.warning(
+            "a checkpoint file does not record its activation: %s is built with GELU (its model "
+            "config). For weights trained with QuickGELU (OpenAI's, and open_clip's QuickGELU tags) set "
+            "IMAGESEARCH_ACTIVATION=quick_gelu%s",
+            settings.model,
+            f" or use the model name {variant}" if variant in open_clip.list_models() else "",
+        )
+    return Activation(config_default, config_default)
 
 
 @contextlib.contextmanager

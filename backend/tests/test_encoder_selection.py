@@ -35,6 +35,7 @@ class StubEncoder:
         self.id, self.dim, self.fallback = encoder_id, dim, fallback
         self.label = "stub fallback" if fallback else "stub CLIP"
         self.query_runtime = "torch fp32"
+        self.activation = ""
 
     def prepare(self, image: Image.Image) -> FloatArray:
         return np.zeros(3, dtype=np.float32)

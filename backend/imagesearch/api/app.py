@@ -19,6 +19,7 @@ from imagesearch.api.limits import BodySizeLimit
 from imagesearch.api.metrics import RequestMetrics, build_metrics_router
 from imagesearch.api.reload import Reloader, build_admin_router
 from imagesearch.api.routes import build_router
+from imagesearch.api.routes_embed import build_embed_router
 from imagesearch.api.routes_query import build_query_router
 from imagesearch.config import Settings
 from imagesearch.encoder import load_encoder
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     gate = SearchGate(settings.max_concurrent_searches, settings.request_timeout_s)
     app.include_router(build_router(settings, gate))
     app.include_router(build_query_router(settings, gate))
+    app.include_router(build_embed_router(settings, gate))
     app.include_router(build_admin_router(settings, reloader))
     app.include_router(build_metrics_router())
     return app

@@ -9,11 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Form, HTTPException, Query, Request
+from fastapi import Depends, Form, HTTPException, Query, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from imagesearch.api.schemas import ErrorResponse, SearchResponse, SearchResult
 from imagesearch.config import Settings
+from imagesearch.errors import ImageTooLargeError, InvalidImageError
 from imagesearch.ranking import RankOptions
 from imagesearch.search import Page, Searcher
 
@@ -31,6 +32,16 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorResponse, "description": "the search took longer than the request timeout"},
 }
 T = TypeVar("T")
+
+
+async def read_upload(file: UploadFile, limit: int) -> bytes:
+    """The uploaded file's bytes: at most ``limit`` of them, and not none."""
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise ImageTooLargeError(f"the upload is over the {limit:,}-byte limit")
+    if not data:
+        raise InvalidImageError("the uploaded file is empty")
+    return data
 
 
 class SearchGate:

@@ -17,10 +17,11 @@ from imagesearch.api.deps import (
     SearchGate,
     page_response,
     ranking_dependencies,
+    read_upload,
 )
 from imagesearch.api.schemas import ErrorResponse, HealthResponse, SearchResponse
 from imagesearch.config import Settings
-from imagesearch.errors import ImageTooLargeError, InvalidImageError, InvalidQueryError
+from imagesearch.errors import InvalidQueryError
 from imagesearch.fallback_encoder import FALLBACK_WARNING
 from imagesearch.ranking import RankOptions
 
@@ -56,6 +57,7 @@ def build_router(settings: Settings, gate: SearchGate) -> APIRouter:
             created_at=manifest.created_at,
             fallback=searcher.encoder.fallback,
             encoder_label=searcher.encoder.label,
+            activation=searcher.encoder.activation,
             warning=FALLBACK_WARNING if searcher.encoder.fallback else None,
             query_runtime=searcher.encoder.query_runtime,
         )
@@ -88,11 +90,7 @@ def build_router(settings: Settings, gate: SearchGate) -> APIRouter:
         file: Annotated[UploadFile, File(description=f"image, at most {settings.max_upload_bytes:,} bytes")],
         options: Annotated[RankOptions, Depends(ranking.form)],
     ) -> SearchResponse:
-        data = await file.read(settings.max_upload_bytes + 1)
-        if len(data) > settings.max_upload_bytes:
-            raise ImageTooLargeError(f"the upload is over the {settings.max_upload_bytes:,}-byte limit")
-        if not data:
-            raise InvalidImageError("the uploaded file is empty")
+        data = await read_upload(file, settings.max_upload_bytes)
         page = await gate.run(searcher.image_page, data, options)
         return page_response(request, file.filename or "uploaded image", options, page)
 

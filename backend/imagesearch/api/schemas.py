@@ -48,6 +48,9 @@ class HealthResponse(BaseModel):
     created_at: str
     fallback: bool = Field(description="true when the lower-quality offline fallback encoder serves")
     encoder_label: str = Field(description="which encoder serves, in words")
+    activation: str = Field(
+        default="", description="the CLIP model's activation, as its weights were trained: quick_gelu / gelu"
+    )
     warning: str | None = Field(default=None, description="what the fallback cannot do; null for CLIP")
     index_factory: str = Field(default="", description="FAISS factory string the index was built from")
     search_params: dict[str, int] = Field(default_factory=dict, description="efSearch / nprobe in use")
