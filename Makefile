@@ -101,6 +101,10 @@ bench-batch: setup ## POST /search/batch against single /search calls: per-query
 bench-towers: setup ## query towers in-process: torch fp32 vs ONNX Runtime fp32 / int8 (speed, agreement)
 	$(PY) bench/bench_towers.py
 
+.PHONY: bench-models
+bench-models: setup ## recommended model/tag pairs: build time, images/s, text query ms, peak RSS
+	$(PY) bench/bench_models.py
+
 eval: setup ## score the index: make eval [CAPTIONS=captions.csv] [LABELS=class-folders|labels.csv]
 	$(PY) backend/evaluate.py --data-dir "$(DATA_DIR)" $(if $(CAPTIONS),--captions "$(CAPTIONS)") $(if $(LABELS),--labels "$(LABELS)")
 
