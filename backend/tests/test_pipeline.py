@@ -1,17 +1,15 @@
 """The pipeline on real files and a real HTTP server: alignment, failures, resume."""
 
 import csv
-import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BACKEND_DIR, BuiltIndex, settings_env, tiny_settings
+from conftest import BACKEND_DIR, TESTS_DIR, BuiltIndex, settings_env, tiny_settings
 from imageserver import ImageServer
 
 from imagesearch.encoder import Encoder
@@ -128,17 +126,20 @@ def test_kill_9_then_rerun_resumes_to_the_same_index(
     assert first.wait(timeout=120) == 0
     before = load_bundle(resumed)
 
-    # A full rebuild (reruns are incremental by default and would reuse every vector). Slow the
-    # fetch workers down to one so the kill lands mid-run.
-    process = run_cli(env, image_dir, "--workers", "1", "--no-resume", "--no-incremental")
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list(resumed.work_dir.rglob("chunk-*.npz"))) < 2:
-        assert process.poll() is None, process.stdout.read() if process.stdout else ""
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    # A full rebuild (reruns are incremental by default and would reuse every vector), SIGKILLed
+    # by tests/crashpoint.py when its 8th encoder call starts. A chunk of 4 images makes 3 calls
+    # (two batches of 2, then the empty remainder) and is saved after the last, so exactly 2 of
+    # the 6 chunks are on disk, deterministically (a kill timed from outside raced the run).
+    killed = subprocess.run(
+        [sys.executable, str(TESTS_DIR / "crashpoint.py"), str(image_dir), "--quiet", "--no-resume",
+         "--no-incremental"],
+        env=env | {"CRASH_AT": "encode", "CRASH_AFTER": "7"},
+        capture_output=True,
+        timeout=120,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     done_before_rerun = len(list(resumed.work_dir.rglob("chunk-*.npz")))
-    assert 2 <= done_before_rerun < 6
+    assert done_before_rerun == 2
     still = load_bundle(resumed)  # previous index still loadable and unchanged
     assert still.urls == before.urls and still.manifest == before.manifest
 
