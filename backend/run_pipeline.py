@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 from imagesearch.config import Settings
-from imagesearch.encoder import load_encoder
+from imagesearch.encoders.factory import load_encoder
 from imagesearch.errors import ImageSearchError
-from imagesearch.pipeline import PipelineOptions, run_pipeline
+from imagesearch.ingest.pipeline import PipelineOptions, run_pipeline
 
 logger = logging.getLogger("run_pipeline")
 

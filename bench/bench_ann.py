@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "backend"))
 
 from imagesearch.config import Settings  # noqa: E402
-from imagesearch.index_factory import build_index, choose_nlist  # noqa: E402
+from imagesearch.index.factory import build_index, choose_nlist  # noqa: E402
 
 DIM = 512
 QUERIES = 1000

@@ -34,13 +34,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_ann import clustered  # noqa: E402
 from bench_core import random_vit_b32  # noqa: E402
 from bench_latency import AFTER_SERVER, Client, api, distinct_queries  # noqa: E402
-from imagegen import write_images  # noqa: E402
+from support.images import write_images  # noqa: E402
 
 from imagesearch.config import Settings  # noqa: E402
-from imagesearch.encoder import load_encoder  # noqa: E402
-from imagesearch.index_factory import build_index  # noqa: E402
-from imagesearch.index_store import load_bundle, save_bundle  # noqa: E402
-from imagesearch.pipeline import PipelineOptions, run_pipeline  # noqa: E402
+from imagesearch.encoders.factory import load_encoder  # noqa: E402
+from imagesearch.index.factory import build_index  # noqa: E402
+from imagesearch.index.store import load_bundle, save_bundle  # noqa: E402
+from imagesearch.ingest.pipeline import PipelineOptions, run_pipeline  # noqa: E402
 
 
 def build_large_index(settings: Settings, folder: Path, vectors: int) -> str:

@@ -29,12 +29,15 @@ sys.path.insert(0, str(ROOT / "backend" / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_core import WORDS, random_vit_b32  # noqa: E402
-from conftest import TINY_CONFIG, TINY_MODEL, free_port, settings_env  # noqa: E402
-from imagegen import write_images  # noqa: E402
+from support.images import write_images  # noqa: E402
+from support.paths import TINY_CONFIG, TINY_MODEL  # noqa: E402
+from support.servers import free_port  # noqa: E402
+from support.tiny import settings_env  # noqa: E402
+from support.weights import save_random_checkpoint  # noqa: E402
 
 from imagesearch.config import Settings  # noqa: E402
-from imagesearch.encoder import load_encoder, save_random_checkpoint  # noqa: E402
-from imagesearch.pipeline import PipelineOptions, run_pipeline  # noqa: E402
+from imagesearch.encoders.factory import load_encoder  # noqa: E402
+from imagesearch.ingest.pipeline import PipelineOptions, run_pipeline  # noqa: E402
 
 
 def tiny_clip(tmp: Path, batch_size: int) -> Settings:

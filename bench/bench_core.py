@@ -28,14 +28,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "backend"))
 sys.path.insert(0, str(ROOT / "backend" / "tests"))
 
-from conftest import free_port, settings_env  # noqa: E402
-from imagegen import make_image  # noqa: E402
+from support.images import make_image  # noqa: E402
+from support.servers import free_port  # noqa: E402
+from support.tiny import settings_env  # noqa: E402
+from support.weights import save_random_checkpoint  # noqa: E402
 
 from imagesearch.config import Settings  # noqa: E402
-from imagesearch.encoder import Encoder, load_encoder, save_random_checkpoint  # noqa: E402
+from imagesearch.encoders.factory import load_encoder  # noqa: E402
+from imagesearch.encoders.protocol import Encoder  # noqa: E402
 from imagesearch.images import decode_image  # noqa: E402
-from imagesearch.index_store import load_bundle  # noqa: E402
-from imagesearch.pipeline import PipelineOptions, run_pipeline  # noqa: E402
+from imagesearch.index.store import load_bundle  # noqa: E402
+from imagesearch.ingest.pipeline import PipelineOptions, run_pipeline  # noqa: E402
 
 WORDS = [
     "a",

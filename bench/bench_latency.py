@@ -48,13 +48,16 @@ sys.path.insert(0, str(ROOT / "backend" / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_core import WORDS, measure_pipeline, random_vit_b32  # noqa: E402
-from conftest import free_port, settings_env  # noqa: E402
-from imagegen import make_image, write_images  # noqa: E402
+from support.images import make_image, write_images  # noqa: E402
+from support.servers import free_port  # noqa: E402
+from support.tiny import settings_env  # noqa: E402
 
 from imagesearch.config import Settings  # noqa: E402
-from imagesearch.encoder import Encoder, load_encoder, normalize_rows  # noqa: E402
-from imagesearch.index_store import build_flat_index, load_bundle, save_bundle  # noqa: E402
-from imagesearch.pipeline import PipelineOptions, run_pipeline  # noqa: E402
+from imagesearch.encoders.factory import load_encoder  # noqa: E402
+from imagesearch.encoders.protocol import Encoder  # noqa: E402
+from imagesearch.index.store import build_flat_index, load_bundle, save_bundle  # noqa: E402
+from imagesearch.ingest.pipeline import PipelineOptions, run_pipeline  # noqa: E402
+from imagesearch.vectors import normalize_rows  # noqa: E402
 
 # "before": the reference text path (open_clip's own encode_text over all 77 positions).
 # "before" also calls torch from whichever thread serves the request (no single torch thread) and
@@ -65,7 +68,7 @@ BEFORE_PATCHES = (
     "t.TorchThread.run_batched = lambda self, function, items, *limit: function(list(items)); "
 )
 BEFORE_SERVER = (
-    "import sys, uvicorn, imagesearch.encoder as e, imagesearch.torch_thread as t; "
+    "import sys, uvicorn, imagesearch.encoders.clip as e, imagesearch.compute as t; "
     + BEFORE_PATCHES
     + "uvicorn.run('search_api:app', host='127.0.0.1', port=int(sys.argv[1]), log_level='warning', "
     "http='h11', loop='asyncio')"

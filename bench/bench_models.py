@@ -37,7 +37,7 @@ def measure(model_name: str, tag: str, images: int, queries: int) -> dict[str, o
     import torch
 
     from imagesearch.config import Settings
-    from imagesearch.weights import resolve_activation
+    from imagesearch.encoders.weights import resolve_activation
 
     torch.set_num_threads(2)
     activation = resolve_activation(Settings(model=model_name), tag)

@@ -31,9 +31,10 @@ import faiss  # noqa: E402
 from bench_core import random_vit_b32  # noqa: E402
 from bench_latency import UPLOAD_SIZES, agreement, distinct_queries, jpeg_bytes  # noqa: E402
 
-from imagesearch import torch_thread  # noqa: E402
-from imagesearch.encoder import ClipEncoder, normalize_rows  # noqa: E402
+from imagesearch import compute  # noqa: E402
+from imagesearch.encoders.clip import ClipEncoder  # noqa: E402
 from imagesearch.images import decode_image  # noqa: E402
+from imagesearch.vectors import normalize_rows  # noqa: E402
 
 
 def timed_rows(encode: Callable[[Any], Any], items: list[Any]) -> tuple[float, np.ndarray]:
@@ -48,8 +49,8 @@ def timed_rows(encode: Callable[[Any], Any], items: list[Any]) -> tuple[float, n
 
 
 def top10_agreement(index: Any, reference: np.ndarray, vectors: np.ndarray) -> str:
-    _, expected = torch_thread.shared().run(index.search, reference, 10)
-    _, actual = torch_thread.shared().run(index.search, vectors, 10)
+    _, expected = compute.shared().run(index.search, reference, 10)
+    _, actual = compute.shared().run(index.search, vectors, 10)
     return agreement(expected.tolist(), actual.tolist())
 
 
@@ -69,8 +70,8 @@ def main() -> None:
     rows: list[tuple[str, str, float, float, str]] = []
     with tempfile.TemporaryDirectory() as tmp_name:
         # Every torch and FAISS call on the compute thread, as in the API: an OpenMP team started
-        # on this thread too would slow torch's kernels (imagesearch/torch_thread.py).
-        base = torch_thread.shared().run(random_vit_b32, Path(tmp_name), 32)
+        # on this thread too would slow torch's kernels (imagesearch/compute.py).
+        base = compute.shared().run(random_vit_b32, Path(tmp_name), 32)
         encoders = {
             "torch fp32": ClipEncoder(base.model_copy(update={"query_runtime": "torch"})),
             "ONNX Runtime fp32": ClipEncoder(base.model_copy(update={"query_runtime": "onnxruntime"})),
@@ -78,7 +79,7 @@ def main() -> None:
         }
         vectors = np.random.default_rng(1).standard_normal((25_000, 512)).astype(np.float32)
         index = faiss.IndexFlatIP(512)
-        torch_thread.shared().run(index.add, normalize_rows(vectors))
+        compute.shared().run(index.add, normalize_rows(vectors))
         for tower, items, call in (
             ("text", texts, lambda encoder: encoder.encode_texts),
             ("image", images, lambda encoder: encoder.encode_images),

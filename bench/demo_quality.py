@@ -1,7 +1,7 @@
 """Demo encoder quality: the README table "Demo encoder quality", measured on this machine.
 
 Builds (or reuses) the demo gallery and its index exactly as ``make demo`` does, then scores the
-index with the gallery's own captions and category labels (``imagesearch.demo_quality``) and
+index with the gallery's own captions and category labels (``imagesearch.evaluation.demo_quality``) and
 prints a Markdown table. The encoder is whatever IMAGESEARCH_ENCODER selects (``auto``: CLIP
 when its weights can be had, else the offline fallback), as for the API.
 
@@ -22,13 +22,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "backend"))
 
 from imagesearch.config import Settings  # noqa: E402
-from imagesearch.demo_gallery import build_gallery  # noqa: E402
-from imagesearch.demo_quality import format_markdown, measure_demo_quality  # noqa: E402
-from imagesearch.demo_registry import obtain_sources  # noqa: E402
-from imagesearch.encoder import load_encoder  # noqa: E402
-from imagesearch.index_store import load_bundle, read_manifest  # noqa: E402
-from imagesearch.pipeline import PipelineOptions, run_pipeline  # noqa: E402
-from imagesearch.search import check_compatible  # noqa: E402
+from imagesearch.demo.gallery import build_gallery  # noqa: E402
+from imagesearch.demo.registry import obtain_sources  # noqa: E402
+from imagesearch.encoders.factory import load_encoder  # noqa: E402
+from imagesearch.evaluation.demo_quality import format_markdown, measure_demo_quality  # noqa: E402
+from imagesearch.index.store import load_bundle, read_manifest  # noqa: E402
+from imagesearch.ingest.pipeline import PipelineOptions, run_pipeline  # noqa: E402
+from imagesearch.search.service import check_compatible  # noqa: E402
 
 logger = logging.getLogger("demo_quality")
 

@@ -31,12 +31,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "backend"))
 sys.path.insert(0, str(ROOT / "backend" / "tests"))
 
-from conftest import TINY_CONFIG, TINY_MODEL, start_api, stop, wait_ready  # noqa: E402
-from imagegen import make_image, write_images  # noqa: E402
+from support.images import make_image, write_images  # noqa: E402
+from support.paths import TINY_CONFIG, TINY_MODEL  # noqa: E402
+from support.servers import start_api, stop, wait_ready  # noqa: E402
+from support.weights import save_random_checkpoint  # noqa: E402
 
 from imagesearch.config import Settings  # noqa: E402
-from imagesearch.encoder import load_encoder, save_random_checkpoint  # noqa: E402
-from imagesearch.pipeline import PipelineOptions, run_pipeline  # noqa: E402
+from imagesearch.encoders.factory import load_encoder  # noqa: E402
+from imagesearch.ingest.pipeline import PipelineOptions, run_pipeline  # noqa: E402
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 WORDS = [

@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     user_agent: str = "imagesearch-pipeline/0.1 (+https://github.com/imagesearch/imagesearch)"
     chunk_size: int = Field(default=512, ge=1, description="images per resumable checkpoint")
 
-    # Index choice and loading (see imagesearch/index_factory.py).
+    # Index choice and loading (see imagesearch/index/factory.py).
     index_memory_gb: float = Field(default=4.0, gt=0, description="RAM the index may use; picks the type")
     index_factory: str = Field(default="", description="force a FAISS factory string, e.g. 'HNSW32,Flat'")
     flat_max_vectors: int = Field(default=50_000, ge=0, description="exact search below this many vectors")
@@ -130,7 +130,7 @@ class Settings(BaseSettings):
     max_query_terms: int = Field(default=8, ge=1, le=64, description="terms per POST /search query")
     max_batch_queries: int = Field(default=64, ge=1, le=1024, description="queries per POST /search/batch")
 
-    # Distributed embedding on Ray (issue 7): `run_pipeline.py --engine ray`, imagesearch/ray_engine.py.
+    # Distributed embedding on Ray (issue 7): `run_pipeline.py --engine ray`, imagesearch/ingest/ray/.
     ray_encode_actors: int = Field(
         default=0, ge=0, le=4096, description="encoder actors (0: one per GPU, or half the CPUs without GPUs)"
     )

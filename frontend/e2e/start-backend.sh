@@ -5,7 +5,7 @@
 # Everything is rebuilt under frontend/.e2e/ (git-ignored) on each run:
 #   tiny.pt    random weights for a tiny CLIP architecture: no real weights exist offline, so text
 #              results are real but meaningless, while image -> image finds the image itself first
-#   images/    20 real JPEG/PNG files: 18 drawn with PIL (backend/tests/imagegen.py) and 2
+#   images/    20 real JPEG/PNG files: 18 drawn with PIL (backend/tests/support/images.py) and 2
 #              near-duplicates (two of those drawings saved again at a lower JPEG quality, in
 #              images/copies/), so "collapse near-duplicates" has something to collapse
 #   images.csv the source: a `path` column and a `caption` column ("red background with
@@ -46,9 +46,9 @@ from pathlib import Path
 root, work, count = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 sys.path[:0] = [str(root / "backend"), str(root / "backend" / "tests")]
 
-from imagegen import write_images
+from support.images import write_images
 from imagesearch.config import Settings
-from imagesearch.encoder import save_random_checkpoint
+from support.weights import save_random_checkpoint
 
 import csv
 

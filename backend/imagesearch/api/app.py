@@ -22,9 +22,9 @@ from imagesearch.api.routes import build_router
 from imagesearch.api.routes_embed import build_embed_router
 from imagesearch.api.routes_query import build_query_router
 from imagesearch.config import Settings
-from imagesearch.encoder import load_encoder
+from imagesearch.encoders.factory import load_encoder
 from imagesearch.errors import ImageSearchError
-from imagesearch.search import Searcher
+from imagesearch.search.service import Searcher
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             app.state.searcher = Searcher.load(settings, load_encoder(settings))
-            # The first query of each kind builds its runtime (imagesearch/onnx_towers.py): now.
+            # The first query of each kind builds its runtime (imagesearch/encoders/onnx_towers.py): now.
             app.state.searcher.encoder.encode_texts(["warm-up"])
             app.state.searcher.encoder.encode_images([Image.new("RGB", (32, 32))])
         except ImageSearchError as exc:

@@ -15,8 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from imagesearch.api.schemas import ErrorResponse, SearchResponse, SearchResult
 from imagesearch.config import Settings
 from imagesearch.errors import ImageTooLargeError, InvalidImageError
-from imagesearch.ranking import RankOptions
-from imagesearch.search import Page, Searcher
+from imagesearch.search.ranking import RankOptions
+from imagesearch.search.service import Page, Searcher
 
 
 def get_searcher(request: Request) -> Searcher:

@@ -23,8 +23,8 @@ from starlette.concurrency import run_in_threadpool
 from imagesearch.api.schemas import ErrorResponse, ReloadResponse
 from imagesearch.config import Settings
 from imagesearch.errors import ImageSearchError
-from imagesearch.index_store import load_bundle
-from imagesearch.search import Searcher
+from imagesearch.index.store import load_bundle
+from imagesearch.search.service import Searcher
 
 logger = logging.getLogger(__name__)
 

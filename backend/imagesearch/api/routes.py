@@ -21,9 +21,9 @@ from imagesearch.api.deps import (
 )
 from imagesearch.api.schemas import ErrorResponse, HealthResponse, SearchResponse
 from imagesearch.config import Settings
+from imagesearch.encoders.fallback import FALLBACK_WARNING
 from imagesearch.errors import InvalidQueryError
-from imagesearch.fallback_encoder import FALLBACK_WARNING
-from imagesearch.ranking import RankOptions
+from imagesearch.search.ranking import RankOptions
 
 _IMAGE_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"content": {"image/*": {}}, "description": "the indexed image file"},

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from imagesearch.api.deps import ERRORS, SearcherDep, SearchGate, read_upload
 from imagesearch.config import Settings
-from imagesearch.search import Searcher
+from imagesearch.search.service import Searcher
 
 
 class EmbedTextRequest(BaseModel):

@@ -20,8 +20,8 @@ from imagesearch.api.schemas import (
     request_models,
 )
 from imagesearch.config import Settings
-from imagesearch.query_terms import QueryTerm, decode_b64_image, describe
-from imagesearch.ranking import RankOptions
+from imagesearch.search.query_terms import QueryTerm, decode_b64_image, describe
+from imagesearch.search.ranking import RankOptions
 
 _SIMILAR_ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorResponse, "description": "no image with this id in the index"},

@@ -1,0 +1,1 @@
+"""Evaluation: retrieval quality of a built index against ground truth."""

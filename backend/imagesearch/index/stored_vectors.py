@@ -1,0 +1,55 @@
+"""Vectors as the index stores them, read back by id (``/similar``, image-id terms, dedupe).
+
+Flat and HNSW indexes keep the vectors as added, so these are exactly the encoder's outputs.
+IVF indexes need a direct map (id -> inverted list slot) to look vectors up; it is built once,
+on first use, under a lock. For PQ / SQ encodings the stored vector is the *compressed*
+approximation the index searches with, not the original embedding: neighbours of an image are
+then the neighbours of its compressed code (what the index itself would rank).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import faiss
+import numpy as np
+
+from imagesearch.vectors import FloatArray, normalize_rows
+
+
+class StoredVectors:
+    """Thread-safe lookup of stored vectors by FAISS id."""
+
+    def __init__(self, index: Any) -> None:
+        self._index = index
+        self._lock = threading.Lock()
+        self._ready = False
+
+    def get(self, ids: Sequence[int]) -> FloatArray:
+        """(len(ids), d) float32 unit rows; ids must be in range (the caller checks)."""
+        if not len(ids):
+            return np.zeros((0, self._index.d), dtype=np.float32)
+        self._prepare()
+        vectors = self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+        # Stored vectors are unit length up to compression error; renormalise so cosines are exact.
+        return normalize_rows(np.asarray(vectors, dtype=np.float32))
+
+    def _prepare(self) -> None:
+        if self._ready:
+            return
+        with self._lock:
+            if not self._ready:
+                ivf = _ivf_of(self._index)
+                if ivf is not None:
+                    ivf.make_direct_map()
+                self._ready = True
+
+
+def _ivf_of(index: Any) -> Any:
+    """The IVF index inside ``index`` (itself, or under a pre-transform), or None."""
+    try:
+        return faiss.extract_index_ivf(index)
+    except RuntimeError:
+        return None

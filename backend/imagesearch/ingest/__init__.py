@@ -1,0 +1,3 @@
+"""Ingest: image sources, fetching and decoding, the embedding pipeline (local and Ray engines) and
+incremental builds.
+"""

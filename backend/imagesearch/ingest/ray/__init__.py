@@ -1,0 +1,1 @@
+"""The Ray engine: the same pipeline over a Ray cluster, with resumable shards."""

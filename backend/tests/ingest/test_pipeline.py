@@ -1,0 +1,183 @@
+"""The pipeline on real files and a real HTTP server: alignment, failures, resume."""
+
+import csv
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from support.imageserver import ImageServer
+from support.paths import BACKEND_DIR, SUPPORT_DIR
+from support.tiny import BuiltIndex, settings_env, tiny_settings
+
+from imagesearch.encoders.protocol import Encoder
+from imagesearch.errors import SourceError
+from imagesearch.images import decode_image
+from imagesearch.index.store import load_bundle
+from imagesearch.ingest.fetch import Fetcher
+from imagesearch.ingest.pipeline import PipelineOptions, run_pipeline
+
+
+@pytest.fixture
+def server(image_dir: Path) -> Iterator[ImageServer]:
+    srv = ImageServer(image_dir)
+    yield srv
+    srv.close()
+
+
+def reencode_each(encoder: Encoder, sources: list[str], settings_path: Path) -> np.ndarray:
+    """Independent check: fetch and encode every stored source alone (batch of one)."""
+    settings = tiny_settings(settings_path, settings_path.parent)
+    fetcher = Fetcher(settings)
+    try:
+        images = [decode_image(fetcher.fetch(source), settings.max_image_pixels) for source in sources]
+    finally:
+        fetcher.close()
+    return np.concatenate([encoder.encode_images([image]) for image in images])
+
+
+def test_failures_never_shift_alignment(
+    server: ImageServer, image_dir: Path, tiny_checkpoint: Path, tiny_encoder: Encoder, tmp_path: Path
+) -> None:
+    good = sorted(image_dir.rglob("*.*"))[:10]
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(good[0].read_bytes()[:300])
+    rows = []
+    for i, path in enumerate(good):
+        via_http = i % 2 == 0
+        rows.append(f"{server.url}/files/{path.relative_to(image_dir)}" if via_http else str(path))
+        # After every good image, one that fails in a different way.
+        rows.append(
+            [
+                f"{server.url}/missing",
+                f"{server.url}/text",
+                str(truncated),
+                str(tmp_path / "gone.jpg"),
+                f"{server.url}/huge",
+            ][i % 5]
+        )
+    source = tmp_path / "photos_url.csv"
+    with source.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["photo_id", "photo_image_url"])
+        writer.writerows([[n, url] for n, url in enumerate(rows)])
+    settings = tiny_settings(
+        tiny_checkpoint, tmp_path / "data", batch_size=3, chunk_size=7, max_image_bytes=5_000_000
+    )
+
+    report = run_pipeline(settings, PipelineOptions(source=source, progress=False), tiny_encoder)
+
+    assert (report.ok, report.failed) == (10, 10)
+    bundle = load_bundle(settings)
+    expected = [row for n, row in enumerate(rows) if n % 2 == 0]
+    assert bundle.urls == expected
+    stored = bundle.index.reconstruct_n(0, bundle.index.ntotal)
+    independent = reencode_each(tiny_encoder, bundle.urls, tiny_checkpoint)
+    # Each stored vector is its own image's vector, and closer to it than to any other image.
+    np.testing.assert_allclose(stored, independent, atol=1e-4)
+    assert (np.argmax(stored @ independent.T, axis=1) == np.arange(10)).all()
+    with settings.failures_path.open() as handle:
+        failures = list(csv.DictReader(handle))
+    assert [row["source"] for row in failures] == [row for n, row in enumerate(rows) if n % 2 == 1]
+    assert all(row["error"] for row in failures)
+    assert not settings.work_dir.exists()
+
+
+def test_report_and_manifest(built_index: BuiltIndex) -> None:
+    report = built_index.report
+    assert report.ok == report.total == 24 and report.failed == 0
+    manifest = report.manifest
+    assert manifest.count == 24 and manifest.dim == 64 and manifest.index_type == "IndexFlatIP"
+    assert manifest.encoder_id.startswith("open_clip:test-tiny-clip:sha256-")
+    assert set(manifest.checksums) == {"faiss_index/image_index.faiss", "embeddings/image_urls.pkl"}
+    norms = np.linalg.norm(load_bundle(built_index.settings).index.reconstruct_n(0, 24), axis=1)
+    np.testing.assert_allclose(norms, 1.0, atol=1e-5)
+    assert "24 images indexed" in report.summary()
+
+
+def test_nothing_readable_is_an_error(tiny_checkpoint: Path, tiny_encoder: Encoder, tmp_path: Path) -> None:
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{tmp_path / 'a.jpg'}\n{tmp_path / 'b.jpg'}\n")
+    settings = tiny_settings(tiny_checkpoint, tmp_path / "data")
+    with pytest.raises(SourceError, match="none of the 2 images"):
+        run_pipeline(settings, PipelineOptions(source=listing, progress=False), tiny_encoder)
+    assert not settings.index_path.exists()
+
+
+def run_cli(settings_env_: dict[str, str], source: Path, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, str(BACKEND_DIR / "run_pipeline.py"), str(source), "--quiet", *args],
+        env=settings_env_,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def test_kill_9_then_rerun_resumes_to_the_same_index(
+    image_dir: Path, tiny_checkpoint: Path, tmp_path: Path, built_index: BuiltIndex
+) -> None:
+    # A previous index exists; the interrupted rebuild must leave it intact.
+    resumed = tiny_settings(tiny_checkpoint, tmp_path / "resumed", chunk_size=4, batch_size=2)
+    clean = tiny_settings(tiny_checkpoint, tmp_path / "clean", chunk_size=4, batch_size=2)
+    env = settings_env(resumed)
+    first = run_cli(env, image_dir)
+    assert first.wait(timeout=120) == 0
+    before = load_bundle(resumed)
+
+    # A full rebuild (reruns are incremental by default and would reuse every vector), SIGKILLed
+    # by tests/support/crashpoint.py when its 8th encoder call starts. A chunk of 4 images makes 3 calls
+    # (two batches of 2, then the empty remainder) and is saved after the last, so exactly 2 of
+    # the 6 chunks are on disk, deterministically (a kill timed from outside raced the run).
+    killed = subprocess.run(
+        [sys.executable, str(SUPPORT_DIR / "crashpoint.py"), str(image_dir), "--quiet", "--no-resume",
+         "--no-incremental"],
+        env=env | {"CRASH_AT": "encode", "CRASH_AFTER": "7"},
+        capture_output=True,
+        timeout=120,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    done_before_rerun = len(list(resumed.work_dir.rglob("chunk-*.npz")))
+    assert done_before_rerun == 2
+    still = load_bundle(resumed)  # previous index still loadable and unchanged
+    assert still.urls == before.urls and still.manifest == before.manifest
+
+    rerun = run_cli(env, image_dir, "--no-incremental")
+    output = rerun.communicate(timeout=120)[0].decode()
+    assert rerun.returncode == 0, output
+    assert f"resuming: {done_before_rerun} of 6 chunks" in output
+    assert run_cli(settings_env(clean), image_dir).wait(timeout=120) == 0
+
+    a, b = load_bundle(resumed), load_bundle(clean)
+    assert a.urls == b.urls
+    np.testing.assert_allclose(a.index.reconstruct_n(0, 24), b.index.reconstruct_n(0, 24), atol=1e-6)
+
+
+def test_cli_reruns_are_incremental_by_default(
+    image_dir: Path, tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    files = sorted(str(p) for p in image_dir.rglob("*.*"))
+    listing = tmp_path / "list.txt"
+    env = settings_env(tiny_settings(tiny_checkpoint, tmp_path / "data"))
+    listing.write_text("\n".join(files[:4]))
+    assert run_cli(env, listing).wait(timeout=120) == 0
+    listing.write_text("\n".join(files[1:7]))  # one dropped, three added
+    rerun = run_cli(env, listing)
+    output = rerun.communicate(timeout=120)[0].decode()
+    assert rerun.returncode == 0, output
+    assert "reusing 3 vectors, encoding 3 new sources, dropping 1" in output
+    full = run_cli(env, listing, "--no-incremental")
+    output = full.communicate(timeout=120)[0].decode()
+    assert full.returncode == 0 and "reusing" not in output, output
+    assert load_bundle(tiny_settings(tiny_checkpoint, tmp_path / "data")).urls == files[1:7]
+
+
+def test_cli_reports_systemic_errors_without_a_traceback(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    process = run_cli(settings_env(tiny_settings(tiny_checkpoint, tmp_path / "d")), bad)
+    output = process.communicate(timeout=120)[0].decode()
+    assert process.returncode == 1
+    assert "no URL column found" in output and "Traceback" not in output

@@ -1,0 +1,27 @@
+"""Reading the API's Prometheus metrics in tests."""
+
+from __future__ import annotations
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from support.servers import Server
+
+
+def scrape(api: Server) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = httpx.get(f"{api.url}/metrics")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    samples = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def requests(samples: dict, route: str, method: str, status: str) -> float:
+    key = ("imagesearch_http_requests_total", (("method", method), ("route", route), ("status", status)))
+    return samples.get(key, 0.0)
+
+
+def stage_count(samples: dict, stage: str) -> float:
+    return samples[("imagesearch_stage_seconds_count", (("stage", stage),))]

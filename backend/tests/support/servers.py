@@ -1,0 +1,82 @@
+"""Live API processes: ``uvicorn search_api:app`` started from backend/ as the README documents."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from imagesearch.config import Settings
+from support.paths import BACKEND_DIR
+from support.tiny import settings_env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def start_api(settings: Settings, log: Path, extra_env: dict[str, str] | None = None) -> Server:
+    """Start ``uvicorn search_api:app`` from backend/, exactly as the README documents."""
+    port = free_port()
+    env = settings_env(settings) | (extra_env or {})
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "search_api:app", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=BACKEND_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return Server(url=f"http://127.0.0.1:{port}", process=process, log=log)
+
+
+def wait_ready(server: Server, timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"API exited early:\n{server.log.read_text()}")
+        try:
+            if httpx.get(f"{server.url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"API not ready in {timeout_s} s:\n{server.log.read_text()}")
+
+
+def stop(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+@contextlib.contextmanager
+def serving(
+    settings: Settings, log: Path, extra_env: dict[str, str] | None = None, timeout_s: float = 90.0
+) -> Iterator[Server]:
+    """A ready API process for the duration of the block, stopped afterwards."""
+    server = start_api(settings, log, extra_env)
+    try:
+        wait_ready(server, timeout_s)
+        yield server
+    finally:
+        stop(server)
