@@ -112,7 +112,7 @@ def test_pipeline_with_no_hub_falls_back_and_says_so(tmp_path: Path) -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert "WARNING imagesearch.encoders.clip: CLIP weights unavailable" in result.stderr
+    assert "WARNING imagesearch.encoders.factory: CLIP weights unavailable" in result.stderr
     assert "LOWER-QUALITY offline fallback" in result.stderr
     manifest = Manifest.model_validate_json((tmp_path / "index" / "manifest.json").read_bytes())
     assert manifest.fallback is True and manifest.model == "offline-fallback"
