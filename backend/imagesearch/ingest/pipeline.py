@@ -244,7 +244,7 @@ def _decode_stream(
     """Fetch, decode and preprocess in a thread pool, yielding in order with bounded lookahead."""
 
     # Opt-in reduced-scale JPEG decode (IMAGESEARCH_JPEG_DRAFT_FACTOR), as for queries.
-    min_side = draft_min_side(settings.jpeg_draft_factor, getattr(encoder, "image_size", None))
+    min_side = draft_min_side(settings.jpeg_draft_factor, encoder.image_size)
 
     def work(position: int) -> tuple[_Decoded, float]:
         started = time.perf_counter()

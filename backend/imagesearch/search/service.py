@@ -22,7 +22,7 @@ from imagesearch.index.stored_vectors import StoredVectors
 from imagesearch.search.caches import LruCache, VectorCache
 from imagesearch.search.hybrid import NO_CAPTIONS, CaptionSearch, HybridQuery
 from imagesearch.search.query_terms import QueryTerm, combine
-from imagesearch.search.ranking import Candidates, Fetch, Ranked, RankedPage, Ranker, RankOptions
+from imagesearch.search.ranking import Candidates, Ranked, RankedPage, Ranker, RankOptions, TopK
 from imagesearch.telemetry import stage
 from imagesearch.vectors import FloatArray
 
@@ -68,7 +68,7 @@ class Searcher:
         self.stored = StoredVectors(bundle.index)
         self.captions = CaptionSearch(bundle.captions, self.stored.get, settings.dedupe_threshold)
         # Decode JPEG uploads at reduced scale, keeping JPEG_DRAFT_FACTOR x the model's input side.
-        self._min_side = draft_min_side(settings.jpeg_draft_factor, getattr(encoder, "image_size", None))
+        self._min_side = draft_min_side(settings.jpeg_draft_factor, encoder.image_size)
 
     @classmethod
     def load(cls, settings: Settings, encoder: Encoder) -> Searcher:
@@ -199,7 +199,7 @@ class Searcher:
             raise InvalidQueryError("top_k must be at least 1")
         if self.size == 0:
             return Page([])
-        return self._page(self._ranker(query.exclude).rank(self._fetcher(query.vector), options))
+        return self._page(self._ranker(query.exclude).rank(self._top_k(query.vector), options))
 
     def similar(self, image_id: int, options: RankOptions) -> Page:
         """Neighbours of an indexed image from its stored vector, the image itself excluded."""
@@ -214,11 +214,11 @@ class Searcher:
         k = max(ranker.first_k(options) for ranker in rankers)
         fetched = self._search(np.concatenate([query.vector for query in queries]), k)
         return [
-            self._page(ranker.rank(self._fetcher(query.vector), options, first))
+            self._page(ranker.rank(self._top_k(query.vector), options, first))
             for query, ranker, first in zip(queries, rankers, fetched, strict=True)
         ]
 
-    def _fetcher(self, vector: FloatArray) -> Fetch:
+    def _top_k(self, vector: FloatArray) -> TopK:
         return lambda k: self._search(vector, k)[0]
 
     def _check_hybrid(self, weight: float) -> None:

@@ -39,6 +39,7 @@ class StubEncoder:
         self.id, self.dim, self.fallback = encoder_id, dim, fallback
         self.label = "stub fallback" if fallback else "stub CLIP"
         self.query_runtime = "torch fp32"
+        self.image_size = 224
         self.activation = ""
 
     def prepare(self, image: Image.Image) -> FloatArray:

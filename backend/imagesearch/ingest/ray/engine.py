@@ -165,7 +165,7 @@ class _Prepare:
         self._encoder = _load_checked(settings, expected_id)  # for ``prepare``: the model's preprocessing
         self._shape = self._encoder.prepare(Image.new("RGB", (64, 64))).shape
         # The local engine's opt-in reduced-scale JPEG decode, so both engines build the same index.
-        side = getattr(self._encoder, "image_size", None)
+        side = self._encoder.image_size
         self._min_side = draft_min_side(settings.jpeg_draft_factor, side)
         self._fetcher = Fetcher(settings)
         self._threads = ThreadPoolExecutor(settings.fetch_workers, thread_name_prefix="fetch")
