@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 class PipelineOptions:
     source: Path
     url_column: str | None = None
-    caption_columns: tuple[str, ...] = ()  # empty: detected by name (sources.CAPTION_COLUMN_CANDIDATES)
+    caption_columns: tuple[str, ...] = ()  # empty: detected by name (tables.CAPTION_COLUMN_CANDIDATES)
     limit: int | None = None
     resume: bool = True
     incremental: bool = False  # reuse the existing index's vectors (see incremental.py)
