@@ -21,7 +21,7 @@ from imagesearch.index.store import IndexBundle, load_bundle
 from imagesearch.index.stored_vectors import StoredVectors
 from imagesearch.search.caches import LruCache, VectorCache
 from imagesearch.search.hybrid import NO_CAPTIONS, CaptionSearch, HybridQuery
-from imagesearch.search.query_terms import QueryTerm, combine
+from imagesearch.search.query_terms import BATCH_POSITIVE, ONE_POSITIVE, QueryTerm, combine
 from imagesearch.search.ranking import Candidates, Ranked, RankedPage, Ranker, RankOptions, TopK
 from imagesearch.telemetry import stage
 from imagesearch.vectors import FloatArray
@@ -126,7 +126,7 @@ class Searcher:
         if len(terms) > self.settings.max_batch_queries:
             raise InvalidQueryError(f"{len(terms)} queries; the limit is {self.settings.max_batch_queries}")
         if any(term.weight <= 0 for term in terms):
-            raise InvalidQueryError("a batch query's weight must be positive")
+            raise InvalidQueryError(BATCH_POSITIVE)
         vectors = self._term_vectors(terms)
         queries = [
             Query(combine(vectors[i : i + 1], [term.weight]), _excluded([term]))
@@ -172,7 +172,7 @@ class Searcher:
         if len(terms) > self.settings.max_query_terms:
             raise InvalidQueryError(f"{len(terms)} terms; the limit is {self.settings.max_query_terms}")
         if not any(term.weight > 0 for term in terms):
-            raise InvalidQueryError("at least one term needs a positive weight")
+            raise InvalidQueryError(ONE_POSITIVE)
         vectors = self._term_vectors(terms)
         return Query(combine(vectors, [term.weight for term in terms]), _excluded(terms))
 
