@@ -22,7 +22,7 @@ from imagesearch.errors import ImageSearchError
 from imagesearch.evaluation.groundtruth import Columns, load_ground_truth
 from imagesearch.evaluation.retrieval import EvalOptions, evaluate, format_table
 from imagesearch.index.store import load_bundle
-from imagesearch.search.service import check_compatible
+from imagesearch.search.compatibility import check_compatible
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,8 @@ from imagesearch.encoders.protocol import Encoder
 from imagesearch.errors import EncoderUnavailableError, IndexLoadError, WeightsUnavailableError
 from imagesearch.index.manifest import Manifest
 from imagesearch.index.store import load_bundle
-from imagesearch.search.service import Searcher, check_compatible
+from imagesearch.search.compatibility import check_compatible
+from imagesearch.search.service import Searcher
 from imagesearch.vectors import FloatArray
 
 

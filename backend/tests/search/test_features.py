@@ -145,7 +145,7 @@ def test_combined_query_is_the_normalised_weighted_sum(
         QueryTerm(image=paths[9].read_bytes(), weight=0.5),
         QueryTerm(text="grass", weight=-1),
     ]
-    combined = searcher.combined(core)
+    combined = searcher.queries.combined(core)
     assert np.abs(combined.vector[0] - expected).max() < 1e-5 and combined.exclude == {5}
 
 
