@@ -1,74 +1,20 @@
 """Retrieval-quality report for a built index: ``python evaluate.py [--captions CSV] [--labels DIR|CSV]``.
 
---captions: CSV with an image column (URL or path, as indexed) and a caption column; prints
-text -> image Recall@1/5/10 and MRR. --labels: a folder per class (root/<class>/<image>) or a CSV
-with image and label columns (a label column in the captions file also works); prints image ->
-image Precision@1/5/10. Always prints the recall of the configured index against exact search.
-The index, model and weights come from IMAGESEARCH_* settings, as for the API.
+``--help`` lists the options; the command line lives in ``imagesearch.evaluation.cli``, the
+measurements in ``imagesearch.evaluation.retrieval``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import sys
-from pathlib import Path
 
-from imagesearch.config import Settings
-from imagesearch.encoders.factory import load_encoder
-from imagesearch.errors import ImageSearchError
-from imagesearch.evaluation.groundtruth import Columns, load_ground_truth
-from imagesearch.evaluation.retrieval import EvalOptions, evaluate, format_table
-from imagesearch.index.store import load_bundle
-from imagesearch.search.service import check_compatible
-
-logger = logging.getLogger("evaluate")
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--captions", type=Path, help="CSV of (image, caption) rows")
-    parser.add_argument("--labels", type=Path, help="folder per class, or CSV of (image, label) rows")
-    parser.add_argument("--data-dir", type=Path, help="index folder (default: IMAGESEARCH_DATA_DIR)")
-    parser.add_argument("--image-column", help="CSV column naming the image (default: detected)")
-    parser.add_argument("--caption-column", help="CSV column holding the caption (default: detected)")
-    parser.add_argument("--label-column", help="CSV column holding the class (default: label/class)")
-    parser.add_argument("--k", type=int, nargs="+", default=[1, 5, 10], help="cut-offs (default 1 5 10)")
-    parser.add_argument("--max-queries", type=int, default=1000, help="queries per measurement")
-    parser.add_argument("--depth", type=int, default=100, help="ranks searched per caption for MRR")
-    parser.add_argument("--json", type=Path, help="also write the report as JSON to this file")
-    return parser.parse_args(argv)
+from imagesearch.evaluation import cli
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = parse_args(argv)
-    if min(args.k) < 1 or args.max_queries < 1 or args.depth < 1:
-        logger.error("--k, --max-queries and --depth must be positive")
-        return 2
-    try:
-        settings = Settings(**({"data_dir": args.data_dir} if args.data_dir else {}))
-        columns = Columns(image=args.image_column, caption=args.caption_column, label=args.label_column)
-        truth = load_ground_truth(args.captions, args.labels, columns)
-        bundle = load_bundle(settings)
-        encoder = None
-        if truth.captions:
-            encoder = load_encoder(settings)
-            check_compatible(encoder, bundle)
-        options = EvalOptions(ks=tuple(sorted(set(args.k))), max_queries=args.max_queries, depth=args.depth)
-        report = evaluate(bundle, truth, options, encoder)
-    except ImageSearchError as exc:
-        logger.error("%s", exc)
-        return 1
-    print(f"data: {settings.data_dir}")
-    print(format_table(report))
-    if args.json:
-        args.json.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-        logger.info("report written to %s", args.json)
-    return 0
+    return cli.main(argv)
 
 
 if __name__ == "__main__":

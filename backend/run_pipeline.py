@@ -1,112 +1,21 @@
 """Offline embedding pipeline: ``python run_pipeline.py SOURCE [--data-dir DIR] ...``.
 
 SOURCE is a CSV of image URLs/paths (e.g. the seed's photos_url.csv), a folder of images, or a
-text file with one URL/path per line. Writes DIR/faiss_index/image_index.faiss,
-DIR/embeddings/image_urls.pkl (same order as the vectors), DIR/embeddings/captions.json (when
-the CSV has caption columns; same order), DIR/manifest.json and DIR/pipeline_failures.csv.
-Interrupted runs resume where they stopped when rerun.
+text file with one URL/path per line; ``--help`` lists the options. The command line lives in
+``imagesearch.ingest.cli``, the pipeline in ``imagesearch.ingest.pipeline``.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
-from pathlib import Path
 
-from imagesearch.config import Settings
-from imagesearch.encoders.factory import load_encoder
-from imagesearch.errors import ImageSearchError
-from imagesearch.ingest.pipeline import PipelineOptions, run_pipeline
-
-logger = logging.getLogger("run_pipeline")
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("source", type=Path, help="CSV file, folder, or list file of URLs/paths")
-    parser.add_argument(
-        "--data-dir", type=Path, help="output folder (default: IMAGESEARCH_DATA_DIR or backend/data)"
-    )
-    parser.add_argument("--url-column", help="CSV column holding the image URL/path (default: detected)")
-    parser.add_argument(
-        "--caption-column",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="CSV column holding a caption; repeat to join several with ' — ' (default: detected by "
-        "name: caption, description, photo_description, ai_description, alt_text, title, ...)",
-    )
-    parser.add_argument("--limit", type=int, help="index only the first N images")
-    parser.add_argument("--batch-size", type=int, help="images per encoder batch")
-    parser.add_argument("--workers", type=int, help="concurrent fetch/decode workers")
-    parser.add_argument(
-        "--index-factory", help="force a FAISS factory string, e.g. 'HNSW32,Flat' (default: chosen by size)"
-    )
-    parser.add_argument(
-        "--incremental",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="reuse the vectors of sources the existing index holds: encode only new ones, drop removed "
-        "ones (default); --no-incremental encodes everything again",
-    )
-    parser.add_argument("--no-resume", action="store_true", help="ignore checkpoints of an interrupted run")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument(
-        "--engine",
-        choices=("local", "ray"),
-        default="local",
-        help="local: threads + one encoder in this process; ray: Ray Data stages on a Ray cluster",
-    )
-    parser.add_argument(
-        "--ray-address", help="Ray cluster to join with --engine ray (default: RAY_ADDRESS, else a local Ray)"
-    )
-    return parser.parse_args(argv)
+from imagesearch.ingest import cli
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = parse_args(argv)
-    overrides = {
-        "data_dir": args.data_dir,
-        "batch_size": args.batch_size,
-        "fetch_workers": args.workers,
-        "index_factory": args.index_factory,
-    }
-    try:
-        settings = Settings(**{key: value for key, value in overrides.items() if value is not None})
-        options = PipelineOptions(
-            source=args.source,
-            url_column=args.url_column,
-            caption_columns=tuple(args.caption_column),
-            limit=args.limit,
-            resume=not args.no_resume,
-            incremental=args.incremental,
-            progress=False if args.quiet else None,
-            engine=args.engine,
-            ray_address=args.ray_address,
-        )
-        report = run_pipeline(settings, options, load_encoder(settings))
-    except ImageSearchError as exc:
-        logger.error("%s", exc)
-        return 1
-    except KeyboardInterrupt:
-        logger.error("interrupted; run the same command again to resume where it stopped")
-        return 130
-    logger.info("%s", report.summary())
-    manifest = report.manifest
-    logger.info(
-        "index: %s (%s, %s, recall@10 %s)",
-        settings.index_path,
-        manifest.index_type,
-        manifest.search_params or "exact",
-        manifest.recall_at_10,
-    )
-    if report.failed:
-        logger.info("failures listed in %s", settings.failures_path)
-    return 0
+    return cli.main(argv)
 
 
 if __name__ == "__main__":

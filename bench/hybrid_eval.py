@@ -44,8 +44,8 @@ from imagesearch.encoders.factory import load_encoder  # noqa: E402
 from imagesearch.evaluation.groundtruth import source_key  # noqa: E402
 from imagesearch.index.store import load_bundle, read_manifest  # noqa: E402
 from imagesearch.ingest.pipeline import PipelineOptions, run_pipeline  # noqa: E402
+from imagesearch.search.compatibility import check_compatible  # noqa: E402
 from imagesearch.search.lexical import RRF_K0, CaptionIndex, rrf_fuse  # noqa: E402
-from imagesearch.search.service import check_compatible  # noqa: E402
 
 logger = logging.getLogger("hybrid_eval")
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)

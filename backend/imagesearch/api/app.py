@@ -14,7 +14,7 @@ from starlette.formparsers import MultiPartParser
 from imagesearch import __version__
 from imagesearch.api.deps import SearchGate
 from imagesearch.api.docs import install_docs
-from imagesearch.api.errors import install_error_handlers
+from imagesearch.api.http_errors import install_error_handlers
 from imagesearch.api.limits import BodySizeLimit
 from imagesearch.api.metrics import RequestMetrics, build_metrics_router
 from imagesearch.api.reload import Reloader, build_admin_router

@@ -100,7 +100,7 @@ def build_router(settings: Settings, gate: SearchGate) -> APIRouter:
     def get_image(image_id: int, searcher: SearcherDep) -> Response:
         """Serve an indexed image by its id (never an arbitrary path)."""
         try:
-            path = searcher.local_path(image_id)
+            path = searcher.bundle.local_path(image_id)
         except InvalidQueryError as exc:
             if 0 <= image_id < searcher.size:
                 return RedirectResponse(searcher.bundle.urls[image_id])

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from imagesearch.config import Settings
+from imagesearch.search.query_terms import BATCH_POSITIVE, NONZERO_WEIGHT, ONE_KIND, ONE_POSITIVE
 
 MAX_WEIGHT = 10.0
 
@@ -97,9 +98,9 @@ class SearchTerm(BaseModel):
         given = [name for name in ("text", "image_id", "image_b64") if getattr(self, name) is not None]
         if len(given) != 1:
             found = ", ".join(given) if given else "none"
-            raise ValueError(f"a term needs exactly one of text, image_id, image_b64 (got {found})")
+            raise ValueError(f"{ONE_KIND} (got {found})")
         if self.weight == 0:
-            raise ValueError("a term's weight must not be 0")
+            raise ValueError(NONZERO_WEIGHT)
         return self
 
 
@@ -118,7 +119,7 @@ class SearchRequest(BaseModel):
     @model_validator(mode="after")
     def _one_positive(self) -> SearchRequest:
         if not any(term.weight > 0 for term in self.terms):
-            raise ValueError("at least one term needs a positive weight")
+            raise ValueError(ONE_POSITIVE)
         return self
 
 
@@ -128,7 +129,7 @@ class BatchQuery(SearchTerm):
     @model_validator(mode="after")
     def _positive(self) -> BatchQuery:
         if self.weight <= 0:
-            raise ValueError("a batch query's weight must be positive")
+            raise ValueError(BATCH_POSITIVE)
         return self
 
 

@@ -61,6 +61,7 @@ class FallbackEncoder:
     fallback = True
     label = FALLBACK_LABEL
     query_runtime = "torch fp32"
+    image_size = IMAGE_SIZE  # the longer side is letterboxed to it
     activation = ""  # not a CLIP transformer: no activation choice to record
 
     def __init__(self, settings: Settings) -> None:

@@ -34,10 +34,10 @@ from imagesearch.encoders import onnx_export
 from imagesearch.encoders.fast_paths import TEXT_PATH_TRUNCATED, encode_text_fast
 from imagesearch.encoders.onnx_export import OnnxUnavailableError, Precision
 from imagesearch.errors import EncoderUnavailableError
+from imagesearch.vectors import FloatArray
 
 logger = logging.getLogger(__name__)
 
-FloatArray = npt.NDArray[np.float32]
 
 EXACT_TOLERANCE = 1e-4  # largest |difference| from torch allowed for an fp32 graph
 PROBE_TEXTS = ("a", "a person riding a bicycle in the rain", "two dogs playing in the snow at night")

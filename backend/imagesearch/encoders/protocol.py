@@ -41,6 +41,10 @@ class Encoder(Protocol):
         """The model's activation ("quick_gelu" / "gelu"; "" when that does not apply), in the manifest."""
 
     @property
+    def image_size(self) -> int:
+        """Side of the model's square input in pixels (lets decoders skip detail it cannot use)."""
+
+    @property
     def query_runtime(self) -> str:
         """Where query vectors are computed, e.g. "onnxruntime fp32"; shown in /health."""
 

@@ -8,6 +8,7 @@ symlinks and ``..`` segments on either side still match.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -16,10 +17,10 @@ import pandas as pd
 
 from imagesearch.errors import SourceError
 from imagesearch.ingest.sources import detect_url_column, read_folder, resolve_reference
+from imagesearch.ingest.tables import CAPTION_COLUMN_CANDIDATES, find_column, read_table, require_column
 
 logger = logging.getLogger(__name__)
 
-CAPTION_COLUMN_CANDIDATES = ("caption", "text", "description", "photo_description", "ai_description")
 LABEL_COLUMN_CANDIDATES = ("label", "class", "category")
 
 
@@ -58,7 +59,7 @@ def load_ground_truth(captions: Path | None, labels: Path | None, columns: Colum
     if captions is not None:
         table = _read_table(captions)
         caption_rows = _captions_from(table, captions, columns)
-        if labels is None and _find_column(table, columns.label, LABEL_COLUMN_CANDIDATES):
+        if labels is None and find_column(table, captions, columns.label, LABEL_COLUMN_CANDIDATES):
             label_map = _labels_from(table, captions, columns)
     if labels is not None:
         label_map = (
@@ -84,8 +85,8 @@ def labels_from_folders(root: Path) -> dict[str, str]:
 
 def _captions_from(table: pd.DataFrame, path: Path, columns: Columns) -> list[tuple[str, str]]:
     image_column = columns.image or detect_url_column(list(table.columns))
-    caption_column = _need_column(table, columns.caption, CAPTION_COLUMN_CANDIDATES)
-    _check_column(table, image_column, path)
+    caption_column = _need_column(table, path, columns.caption, CAPTION_COLUMN_CANDIDATES)
+    require_column(table, path, image_column)
     rows = [
         (source_key(resolve_reference(image.strip(), path.parent)), " ".join(caption.split()))
         for image, caption in zip(table[image_column], table[caption_column], strict=True)
@@ -98,8 +99,8 @@ def _captions_from(table: pd.DataFrame, path: Path, columns: Columns) -> list[tu
 
 def _labels_from(table: pd.DataFrame, path: Path, columns: Columns) -> dict[str, str]:
     image_column = columns.image or detect_url_column(list(table.columns))
-    label_column = _need_column(table, columns.label, LABEL_COLUMN_CANDIDATES)
-    _check_column(table, image_column, path)
+    label_column = _need_column(table, path, columns.label, LABEL_COLUMN_CANDIDATES)
+    require_column(table, path, image_column)
     return {
         source_key(resolve_reference(image.strip(), path.parent)): label.strip()
         for image, label in zip(table[image_column], table[label_column], strict=True)
@@ -110,35 +111,14 @@ def _labels_from(table: pd.DataFrame, path: Path, columns: Columns) -> dict[str,
 def _read_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise SourceError(f"ground-truth file not found: {path}")
-    separator = "\t" if path.suffix.lower() == ".tsv" else ","
-    try:
-        return pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise SourceError(f"cannot read {path} as CSV: {exc}") from exc
+    return read_table(path)
 
 
-def _find_column(table: pd.DataFrame, given: str | None, candidates: tuple[str, ...]) -> str | None:
-    if given is not None:
-        if given not in table.columns:
-            raise SourceError(f"no column {given!r}; columns: {', '.join(map(str, table.columns))}")
-        return given
-    by_lower = {str(column).strip().lower(): str(column) for column in table.columns}
-    for candidate in candidates:
-        if candidate in by_lower:
-            return by_lower[candidate]
-    return None
-
-
-def _need_column(table: pd.DataFrame, given: str | None, candidates: tuple[str, ...]) -> str:
-    column = _find_column(table, given, candidates)
+def _need_column(table: pd.DataFrame, path: Path, given: str | None, candidates: Sequence[str]) -> str:
+    column = find_column(table, path, given, candidates)
     if column is None:
         raise SourceError(
             f"none of the columns {', '.join(candidates)} found among {', '.join(map(str, table.columns))}; "
             "name the column with --caption-column / --label-column"
         )
     return column
-
-
-def _check_column(table: pd.DataFrame, column: str, path: Path) -> None:
-    if column not in table.columns:
-        raise SourceError(f"{path} has no column {column!r}; columns: {', '.join(map(str, table.columns))}")

@@ -20,13 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import faiss
 import numpy as np
 from pydantic import ValidationError
 
 from imagesearch.config import INDEX_RELPATH, MANIFEST_RELPATH, URLS_RELPATH, Settings
-from imagesearch.errors import IndexLoadError
+from imagesearch.errors import IndexLoadError, InvalidQueryError
 from imagesearch.files import file_sha256, fsync_dir, write_bytes_atomic
 from imagesearch.index.factory import apply_search_params
 from imagesearch.index.manifest import (
@@ -48,6 +49,19 @@ class IndexBundle:
     urls: list[str]
     manifest: Manifest
     captions: list[str] | None = None  # ``captions[i]`` describes vector ``i``; None: no captions
+
+    def local_path(self, image_id: int) -> Path:
+        """The file behind indexed image ``image_id``: InvalidQueryError for an unknown id or for a
+        remote (http/https) source, so only indexed local files are ever served."""
+        if not 0 <= image_id < len(self.urls):
+            raise InvalidQueryError(
+                f"no image with id {image_id} (the index has ids 0..{len(self.urls) - 1})"
+            )
+        source = self.urls[image_id]
+        parsed = urlparse(source)
+        if parsed.scheme.lower() in ("http", "https"):
+            raise InvalidQueryError(f"image {image_id} is remote: {source}")
+        return Path(unquote(parsed.path)) if parsed.scheme.lower() == "file" else Path(source)
 
 
 def build_flat_index(vectors: FloatArray) -> Any:

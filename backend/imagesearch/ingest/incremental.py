@@ -19,12 +19,12 @@ from typing import Any
 
 import faiss
 import numpy as np
-import numpy.typing as npt
 
 from imagesearch.config import Settings
 from imagesearch.encoders.protocol import Encoder
 from imagesearch.errors import IndexLoadError
 from imagesearch.index.store import load_bundle
+from imagesearch.ingest.types import Embedded
 from imagesearch.vectors import FloatArray
 
 logger = logging.getLogger(__name__)
@@ -86,8 +86,8 @@ def sources_to_encode(sources: Sequence[str], reusable: Reusable | None) -> list
 def merge_reused(
     sources: Sequence[str],
     reusable: Reusable,
-    encoded: tuple[FloatArray, npt.NDArray[np.int64], list[tuple[int, str]]],
-) -> tuple[FloatArray, npt.NDArray[np.int64], list[tuple[int, str]]]:
+    encoded: Embedded,
+) -> Embedded:
     """Combine reused and newly encoded vectors in the order of ``sources``.
 
     ``encoded`` holds vectors (m, d) float32, their positions and the failures, all positioned

@@ -12,7 +12,6 @@ the same vectors as an uninterrupted one.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import logging
@@ -21,9 +20,9 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,66 +30,22 @@ from tqdm import tqdm
 
 from imagesearch.config import Settings
 from imagesearch.encoders.protocol import Encoder
-from imagesearch.errors import ImageSearchError, SourceError
+from imagesearch.errors import SourceError
 from imagesearch.files import write_bytes_atomic
-from imagesearch.images import decode_image, draft_min_side
 from imagesearch.index.factory import build_index
 from imagesearch.index.manifest import Manifest
 from imagesearch.index.store import save_bundle
 from imagesearch.ingest.fetch import Fetcher
 from imagesearch.ingest.incremental import load_reusable, merge_reused, sources_to_encode
-from imagesearch.ingest.sources import read_records
+from imagesearch.ingest.prepare import SourcePreparer, run_key
+from imagesearch.ingest.sources import SourceRecords, read_records
+from imagesearch.ingest.types import Embedded, PipelineOptions, PipelineReport, StageTimes
 from imagesearch.vectors import FloatArray
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class PipelineOptions:
-    source: Path
-    url_column: str | None = None
-    caption_columns: tuple[str, ...] = ()  # empty: detected by name (sources.CAPTION_COLUMN_CANDIDATES)
-    limit: int | None = None
-    resume: bool = True
-    incremental: bool = False  # reuse the existing index's vectors (see incremental.py)
-    progress: bool | None = None  # None: a bar only on a terminal
-    engine: Literal["local", "ray"] = "local"  # ray: Ray Data stages (imagesearch/ingest/ray/engine.py)
-    ray_address: str | None = None  # None: RAY_ADDRESS, else a local Ray started for the run
-
-
-@dataclass
-class StageTimes:
-    read_sources: float = 0.0
-    fetch_decode: float = 0.0  # summed over workers
-    wait_for_decode: float = 0.0  # encoder idle, waiting on I/O
-    encode: float = 0.0
-    write: float = 0.0
-
-
-@dataclass
-class PipelineReport:
-    total: int
-    ok: int
-    failed: int
-    resumed_chunks: int
-    seconds: float
-    stages: StageTimes
-    manifest: Manifest
-    failures: list[tuple[int, str, str]] = field(default_factory=list)
-
-    @property
-    def images_per_second(self) -> float:
-        return self.ok / self.seconds if self.seconds > 0 else 0.0
-
-    def summary(self) -> str:
-        stage = self.stages
-        return (
-            f"{self.ok} images indexed, {self.failed} failed (of {self.total}); "
-            f"{self.seconds:.1f} s total, {self.images_per_second:.1f} images/s; "
-            f"sources {stage.read_sources:.1f} s, fetch+decode {stage.fetch_decode:.1f} "
-            f"worker-s, encoder waiting on I/O {stage.wait_for_decode:.1f} s, encode "
-            f"{stage.encode:.1f} s, write {stage.write:.1f} s; resumed chunks: {self.resumed_chunks}"
-        )
+# Callers import the options and the report from here, with the function they go with.
+__all__ = ["Embedded", "PipelineOptions", "PipelineReport", "StageTimes", "run_pipeline"]
 
 
 @dataclass
@@ -112,14 +67,7 @@ def run_pipeline(settings: Settings, options: PipelineOptions, encoder: Encoder)
     todo = sources_to_encode(sources, reusable)
     stages.read_sources = time.perf_counter() - started
 
-    resumed = 0
-    if options.engine == "ray":
-        # Optional extra: the local engine never imports Ray.
-        from imagesearch.ingest.ray.engine import embed_with_ray
-
-        vectors, positions, failures = embed_with_ray(settings, encoder, todo, options, stages)
-    else:
-        (vectors, positions, failures), resumed = _embed_local(settings, encoder, todo, options, stages)
+    (vectors, positions, failures), resumed = _embed(settings, encoder, todo, options, stages)
 
     write_started = time.perf_counter()
     if reusable is not None:
@@ -127,9 +75,42 @@ def run_pipeline(settings: Settings, options: PipelineOptions, encoder: Encoder)
     _write_failures(settings.failures_path, failures, sources)
     if len(positions) == 0:
         raise SourceError(f"none of the {len(sources)} images could be read; see {settings.failures_path}")
+    manifest = _save(settings, encoder, options, records, (vectors, positions, failures))
+    shutil.rmtree(settings.work_dir, ignore_errors=True)
+    stages.write = time.perf_counter() - write_started
+    return PipelineReport(
+        total=len(sources),
+        ok=len(positions),
+        failed=len(failures),
+        resumed_chunks=resumed,
+        seconds=time.perf_counter() - started,
+        stages=stages,
+        manifest=manifest,
+        failures=[(pos, sources[pos], err) for pos, err in failures],
+    )
+
+
+def _embed(
+    settings: Settings, encoder: Encoder, todo: Sequence[str], options: PipelineOptions, stages: StageTimes
+) -> tuple[Embedded, int]:
+    """The chosen engine's (vectors, positions, failures) for ``todo``, and the chunks resumed."""
+    if options.engine == "ray":
+        # Optional extra: the local engine never imports Ray.
+        from imagesearch.ingest.ray.engine import embed_with_ray
+
+        return embed_with_ray(settings, encoder, todo, options, stages), 0
+    return _embed_local(settings, encoder, todo, options, stages)
+
+
+def _save(
+    settings: Settings, encoder: Encoder, options: PipelineOptions, records: SourceRecords, embedded: Embedded
+) -> Manifest:
+    """Build the index from the vectors and commit it with its URLs, captions and manifest."""
+    vectors, positions, failures = embedded
+    sources = records.urls
     urls = [sources[position] for position in positions]
     index, tuning = build_index(vectors, settings)
-    manifest = save_bundle(
+    return save_bundle(
         settings,
         index,
         urls,
@@ -152,21 +133,6 @@ def run_pipeline(settings: Settings, options: PipelineOptions, encoder: Encoder)
             caption_columns=list(records.caption_columns),
         ),
     )
-    shutil.rmtree(settings.work_dir, ignore_errors=True)
-    stages.write = time.perf_counter() - write_started
-    return PipelineReport(
-        total=len(sources),
-        ok=len(urls),
-        failed=len(failures),
-        resumed_chunks=resumed,
-        seconds=time.perf_counter() - started,
-        stages=stages,
-        manifest=manifest,
-        failures=[(pos, sources[pos], err) for pos, err in failures],
-    )
-
-
-Embedded = tuple[FloatArray, npt.NDArray[np.int64], list[tuple[int, str]]]
 
 
 def _embed_local(
@@ -191,89 +157,82 @@ def _embed_local(
         unit="img",
         disable=(None if options.progress is None else not options.progress),
     ) as bar:
-        _encode_chunks(settings, encoder, todo, pending, work_dir, stages, bar)
+        _LocalRun(settings, encoder, todo, stages).encode_chunks(pending, work_dir, bar)
     return _collect_chunks(work_dir, n_chunks, encoder.dim), resumed
 
 
-def _encode_chunks(
-    settings: Settings,
-    encoder: Encoder,
-    sources: Sequence[str],
-    pending: Sequence[int],
-    work_dir: Path,
-    stages: StageTimes,
-    bar: tqdm[Any],
-) -> None:
-    """Encode every pending chunk, saving each as soon as it is done."""
-    chunk_size = settings.chunk_size
-    positions = [p for k in pending for p in range(k * chunk_size, min((k + 1) * chunk_size, len(sources)))]
-    work_dir.mkdir(parents=True, exist_ok=True)
-    fetcher = Fetcher(settings)
-    try:
-        decoded = _decode_stream(settings, encoder, fetcher, sources, positions, stages)
-        for chunk in pending:
-            end = min((chunk + 1) * chunk_size, len(sources))
-            batch: list[_Decoded] = []
-            done: list[_Decoded] = []
-            vectors: list[FloatArray] = []
-            for _ in range(chunk * chunk_size, end):
-                wait_started = time.perf_counter()
-                item = next(decoded)
-                stages.wait_for_decode += time.perf_counter() - wait_started
-                done.append(item)
-                if item.pixels is not None:
-                    batch.append(item)
-                if len(batch) == settings.batch_size:
-                    vectors.append(_encode(encoder, batch, stages))
-                    batch = []
-                bar.update(1)
-            vectors.append(_encode(encoder, batch, stages))
-            _save_chunk(_chunk_path(work_dir, chunk), done, np.concatenate(vectors))
-    finally:
-        fetcher.close()
+@dataclass
+class _LocalRun:
+    """One run of the local engine over ``sources``: threads fetch and decode ahead of the encoder."""
 
+    settings: Settings
+    encoder: Encoder
+    sources: Sequence[str]
+    stages: StageTimes
 
-def _decode_stream(
-    settings: Settings,
-    encoder: Encoder,
-    fetcher: Fetcher,
-    sources: Sequence[str],
-    positions: Sequence[int],
-    stages: StageTimes,
-) -> Iterator[_Decoded]:
-    """Fetch, decode and preprocess in a thread pool, yielding in order with bounded lookahead."""
-
-    # Opt-in reduced-scale JPEG decode (IMAGESEARCH_JPEG_DRAFT_FACTOR), as for queries.
-    min_side = draft_min_side(settings.jpeg_draft_factor, getattr(encoder, "image_size", None))
-
-    def work(position: int) -> tuple[_Decoded, float]:
-        started = time.perf_counter()
+    def encode_chunks(self, pending: Sequence[int], work_dir: Path, bar: tqdm[Any]) -> None:
+        """Encode every pending chunk, saving each as soon as it is done."""
+        size, count = self.settings.chunk_size, len(self.sources)
+        positions = [p for k in pending for p in range(k * size, min((k + 1) * size, count))]
+        work_dir.mkdir(parents=True, exist_ok=True)
+        fetcher = Fetcher(self.settings)
         try:
-            data = fetcher.fetch(sources[position])
-            image = decode_image(data, settings.max_image_pixels, min_side)
-            result = _Decoded(position, encoder.prepare(image))
-        except ImageSearchError as exc:
-            result = _Decoded(position, None, f"{type(exc).__name__}: {exc}")
-        except Exception as exc:  # one odd file must not stop a long run; it is reported
-            logger.warning("unexpected error on %s: %r", sources[position], exc)
-            result = _Decoded(position, None, f"{type(exc).__name__}: {exc}")
-        return result, time.perf_counter() - started
+            decoded = self._decode_stream(fetcher, positions)
+            for chunk in pending:
+                items = min((chunk + 1) * size, count) - chunk * size
+                done, vectors = self._encode_next(decoded, items, bar)
+                _save_chunk(_chunk_path(work_dir, chunk), done, vectors)
+        finally:
+            fetcher.close()
 
-    lookahead = max(2 * settings.batch_size, 2 * settings.fetch_workers)
-    with ThreadPoolExecutor(settings.fetch_workers, thread_name_prefix="fetch") as pool:
-        queue: deque[Future[tuple[_Decoded, float]]] = deque()
-        upcoming = iter(positions)
-        for position in upcoming:
-            queue.append(pool.submit(work, position))
-            if len(queue) >= lookahead:
-                break
-        while queue:
-            result, seconds = queue.popleft().result()
-            stages.fetch_decode += seconds
-            next_position = next(upcoming, None)
-            if next_position is not None:
-                queue.append(pool.submit(work, next_position))
-            yield result
+    def _encode_next(
+        self, decoded: Iterator[_Decoded], count: int, bar: tqdm[Any]
+    ) -> tuple[list[_Decoded], FloatArray]:
+        """The next ``count`` decoded items, encoded in batches as they arrive (then the remainder),
+        so the encoder works while the fetch threads decode ahead."""
+        batch: list[_Decoded] = []
+        done: list[_Decoded] = []
+        vectors: list[FloatArray] = []
+        for _ in range(count):
+            wait_started = time.perf_counter()
+            item = next(decoded)
+            self.stages.wait_for_decode += time.perf_counter() - wait_started
+            done.append(item)
+            if item.pixels is not None:
+                batch.append(item)
+            if len(batch) == self.settings.batch_size:
+                vectors.append(_encode(self.encoder, batch, self.stages))
+                batch = []
+            bar.update(1)
+        vectors.append(_encode(self.encoder, batch, self.stages))
+        return done, np.concatenate(vectors)
+
+    def _decode_stream(self, fetcher: Fetcher, positions: Sequence[int]) -> Iterator[_Decoded]:
+        """Fetch, decode and preprocess in a thread pool, yielding in order with bounded lookahead."""
+        prepare = SourcePreparer(self.settings, self.encoder, fetcher)
+        sources = self.sources
+
+        def work(position: int) -> tuple[_Decoded, float]:
+            started = time.perf_counter()
+            pixels, error = prepare(sources[position])
+            return _Decoded(position, pixels, error), time.perf_counter() - started
+
+        settings = self.settings
+        lookahead = max(2 * settings.batch_size, 2 * settings.fetch_workers)
+        with ThreadPoolExecutor(settings.fetch_workers, thread_name_prefix="fetch") as pool:
+            queue: deque[Future[tuple[_Decoded, float]]] = deque()
+            upcoming = iter(positions)
+            for position in upcoming:
+                queue.append(pool.submit(work, position))
+                if len(queue) >= lookahead:
+                    break
+            while queue:
+                result, seconds = queue.popleft().result()
+                self.stages.fetch_decode += seconds
+                next_position = next(upcoming, None)
+                if next_position is not None:
+                    queue.append(pool.submit(work, next_position))
+                yield result
 
 
 def _encode(encoder: Encoder, batch: list[_Decoded], stages: StageTimes) -> FloatArray:
@@ -317,11 +276,10 @@ def _write_failures(path: Path, failures: list[tuple[int, str]], sources: Sequen
 
 
 def _work_dir(settings: Settings, encoder: Encoder, sources: Sequence[str]) -> Path:
-    digest = hashlib.sha256()
-    for part in (encoder.id, str(settings.chunk_size), str(settings.batch_size), *sources):
-        digest.update(part.encode())
-        digest.update(b"\0")
-    return settings.work_dir / digest.hexdigest()[:16]
+    # Chunk and batch sizes are part of it: they decide the batches, and so the exact floats.
+    return settings.work_dir / run_key(
+        encoder.id, str(settings.chunk_size), str(settings.batch_size), *sources
+    )
 
 
 def _chunk_path(work_dir: Path, chunk: int) -> Path:

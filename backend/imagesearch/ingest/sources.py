@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from imagesearch.errors import SourceError
+from imagesearch.ingest.tables import CAPTION_COLUMN_CANDIDATES, is_candidate, read_table, require_column
 
 logger = logging.getLogger(__name__)
 
@@ -36,23 +37,6 @@ URL_COLUMN_CANDIDATES = (
     "uri",
     "src",
     "link",
-)
-# Every column with one of these names is a caption, in the CSV's column order. The seed's
-# Unsplash CSV has photo_description (the photographer's) and ai_description.
-CAPTION_COLUMN_CANDIDATES = frozenset(
-    {
-        "caption",
-        "captions",
-        "image_caption",
-        "description",
-        "photo_description",
-        "ai_description",
-        "alt_description",
-        "alt",
-        "alt_text",
-        "title",
-        "text",
-    }
 )
 CAPTION_SEPARATOR = " — "
 
@@ -92,7 +76,7 @@ def read_records(
         if caption_columns:
             raise SourceError(f"--caption-column needs a CSV source; {source} is not one")
         return SourceRecords(urls)
-    frame = _read_frame(source)
+    frame = read_table(source)
     urls = _url_values(frame, source, url_column)
     columns = _caption_columns(frame, source, caption_columns, exclude=url_column)
     if not columns:
@@ -133,26 +117,13 @@ def read_folder(folder: Path) -> list[str]:
 
 
 def read_csv(path: Path, url_column: str | None = None) -> list[str]:
-    return _url_values(_read_frame(path), path, url_column)
-
-
-def _read_frame(path: Path) -> pd.DataFrame:
-    separator = "\t" if path.suffix.lower() == ".tsv" else ","
-    try:
-        return pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise SourceError(f"cannot read {path} as CSV: {exc}") from exc
+    return _url_values(read_table(path), path, url_column)
 
 
 def _url_values(frame: pd.DataFrame, path: Path, url_column: str | None) -> list[str]:
     column = url_column or detect_url_column(list(frame.columns))
-    _require_column(frame, path, column)
+    require_column(frame, path, column)
     return [resolve_reference(value.strip(), path.parent) for value in frame[column]]
-
-
-def _require_column(frame: pd.DataFrame, path: Path, column: str) -> None:
-    if column not in frame.columns:
-        raise SourceError(f"{path} has no column {column!r}; columns: {', '.join(map(str, frame.columns))}")
 
 
 def _caption_columns(
@@ -160,13 +131,13 @@ def _caption_columns(
 ) -> tuple[str, ...]:
     if given:
         for column in given:
-            _require_column(frame, path, column)
+            require_column(frame, path, column)
         return tuple(dict.fromkeys(given))
     url_column = exclude or detect_url_column(list(frame.columns))
     return tuple(
         str(column)
         for column in frame.columns
-        if str(column).strip().lower() in CAPTION_COLUMN_CANDIDATES and column != url_column
+        if is_candidate(column, CAPTION_COLUMN_CANDIDATES) and column != url_column
     )
 
 

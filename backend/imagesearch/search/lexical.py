@@ -1,4 +1,4 @@
-"""Hybrid ranking: BM25 over the stored captions, fused with the CLIP ranking by weighted RRF.
+"""Lexical matching: BM25 over the stored captions, and weighted RRF to fuse two rankings.
 
 ``CaptionIndex`` ranks caption ids (= vector ids) for a text query with BM25 (the ``bm25s``
 library: sparse matrices, numpy only). ``rrf_fuse`` merges a dense (CLIP) and a sparse (BM25)

@@ -19,6 +19,13 @@ _DATA_URL = re.compile(r"^data:[^,]*;base64,", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 TIMES, MINUS = "\u00d7", "\u2212"  # typographic x and minus, as people write formulas
 
+# The rules of a query's terms, worded once: the API's request schemas check them on the way in
+# (a 422 before any work), QueryTerm and the service again for callers without the API.
+ONE_KIND = "a term needs exactly one of text, image_id, image_b64"
+NONZERO_WEIGHT = "a term's weight must be a finite number other than 0"
+ONE_POSITIVE = "at least one term needs a positive weight"
+BATCH_POSITIVE = "a batch query's weight must be positive"
+
 
 @dataclass(frozen=True)
 class QueryTerm:
@@ -32,9 +39,9 @@ class QueryTerm:
     def __post_init__(self) -> None:
         given = sum(value is not None for value in (self.text, self.image_id, self.image))
         if given != 1:
-            raise InvalidQueryError("each term needs exactly one of text, image_id or image_b64")
+            raise InvalidQueryError(ONE_KIND)
         if self.weight == 0 or not np.isfinite(self.weight):
-            raise InvalidQueryError("a term's weight must be a finite number other than 0")
+            raise InvalidQueryError(NONZERO_WEIGHT)
 
 
 def decode_b64_image(data: str, max_bytes: int) -> bytes:

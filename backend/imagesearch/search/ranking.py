@@ -21,7 +21,8 @@ from imagesearch.vectors import FloatArray
 
 # (scores (k,), ids (k,)) for one query, best first, ids -1 where FAISS found nothing.
 Candidates = tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]
-Fetch = Callable[[int], Candidates]
+# k -> the index's top-k candidates for the query being ranked (a FAISS search).
+TopK = Callable[[int], Candidates]
 VectorLookup = Callable[[list[int]], FloatArray]
 
 
@@ -61,10 +62,10 @@ class Ranker:
         need = options.offset + options.top_k + 2 + len(self.exclude)
         return min(self.ntotal, need * 2 if options.dedupe else need)
 
-    def rank(self, fetch: Fetch, options: RankOptions, first: Candidates | None = None) -> RankedPage:
-        """Fetch until the page is settled; ``first`` is an already fetched candidate list."""
+    def rank(self, top_k: TopK, options: RankOptions, first: Candidates | None = None) -> RankedPage:
+        """Search deeper until the page is settled; ``first`` is an already searched candidate list."""
         need = options.offset + options.top_k + 1
-        candidates = first if first is not None else fetch(self.first_k(options))
+        candidates = first if first is not None else top_k(self.first_k(options))
         vector_cache: dict[int, FloatArray] = {}
         while True:
             items, exhausted = self._settled(candidates, options)
@@ -73,7 +74,7 @@ class Ranker:
             fetched = len(candidates[1])
             if exhausted or len(items) >= need or fetched >= self.ntotal:
                 break
-            candidates = fetch(min(self.ntotal, max(fetched, 1) * 2))
+            candidates = top_k(min(self.ntotal, max(fetched, 1) * 2))
         return paginate(items, options)
 
     def _settled(self, candidates: Candidates, options: RankOptions) -> tuple[list[Ranked], bool]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from support.servers import Server, serving, start_api
-from support.tiny import BuiltIndex, tiny_settings
+from support.tiny import BuiltIndex
 from support.weights import save_random_checkpoint
 
 
@@ -250,7 +250,3 @@ def test_slow_upload_does_not_block_other_requests(api: Server, built_index: Bui
         assert response.status_code == 200
     finally:
         thread.join()
-
-
-def test_tiny_settings_helper_is_consistent(tiny_checkpoint: Path, tmp_path: Path) -> None:
-    assert tiny_settings(tiny_checkpoint, tmp_path).data_dir == tmp_path

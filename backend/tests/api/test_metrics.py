@@ -1,6 +1,7 @@
 """GET /metrics: Prometheus text with per-route request counts, latencies and stage timings."""
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from support.metrics import requests, scrape, stage_count
 from support.servers import Server
 
@@ -50,7 +51,25 @@ def test_stage_histograms_are_present_and_grow(api: Server) -> None:
 
 
 def test_several_apps_in_one_process_share_the_metrics(built_index) -> None:
+    """A second app in the process (tests, a reload) reuses the one registry: both count there."""
+    from fastapi.testclient import TestClient
+
     from imagesearch.api.app import create_app
 
-    first, second = create_app(built_index.settings), create_app(built_index.settings)
-    assert first is not second  # registering the metrics twice would have raised
+    # Registering the metrics a second time would raise here.
+    first, second = TestClient(create_app(built_index.settings)), TestClient(create_app(built_index.settings))
+
+    def metrics_requests(client: TestClient) -> float:
+        text = client.get("/metrics").text
+        key = {"method": "GET", "route": "/metrics", "status": "200"}
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "imagesearch_http_requests_total" and sample.labels == key
+        )
+
+    before = metrics_requests(second)
+    first.get("/metrics")
+    # The first app's request and the second's own earlier scrape, both in the shared registry.
+    assert metrics_requests(second) == before + 2

@@ -28,7 +28,8 @@ from imagesearch.encoders.protocol import Encoder
 from imagesearch.errors import EncoderUnavailableError, IndexLoadError, WeightsUnavailableError
 from imagesearch.index.manifest import Manifest
 from imagesearch.index.store import load_bundle
-from imagesearch.search.service import Searcher, check_compatible
+from imagesearch.search.compatibility import check_compatible
+from imagesearch.search.service import Searcher
 from imagesearch.vectors import FloatArray
 
 
@@ -39,6 +40,7 @@ class StubEncoder:
         self.id, self.dim, self.fallback = encoder_id, dim, fallback
         self.label = "stub fallback" if fallback else "stub CLIP"
         self.query_runtime = "torch fp32"
+        self.image_size = 224
         self.activation = ""
 
     def prepare(self, image: Image.Image) -> FloatArray:

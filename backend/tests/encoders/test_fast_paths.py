@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 from pathlib import Path
 from typing import Any
@@ -112,11 +111,11 @@ def test_cache_is_bounded_and_can_be_disabled(built_index: BuiltIndex, tiny_enco
     for text in ("one", "two", "three", "one"):
         searcher.search_text(text, 3)
     assert counting.text_calls == 4  # "one" was evicted by "three"
-    assert len(searcher.text_cache) == 2
+    assert len(searcher.queries.text_cache) == 2
     off = Searcher.load(settings.model_copy(update={"text_cache_size": 0}), counting)  # type: ignore[arg-type]
     off.search_text("one", 3)
     off.search_text("one", 3)
-    assert counting.text_calls == 6 and len(off.text_cache) == 0
+    assert counting.text_calls == 6 and len(off.queries.text_cache) == 0
 
 
 def jpeg(seed: int, size: tuple[int, int]) -> bytes:
@@ -156,6 +155,7 @@ def test_draft_decode_keeps_top_10_on_a_fixed_set(tiny_encoder: Encoder) -> None
 
 def test_one_faiss_thread_gives_the_same_hits(built_index: BuiltIndex, tiny_encoder: Encoder) -> None:
     from imagesearch import compute
+    from imagesearch.search.index_search import IndexSearch
 
     searcher = Searcher.load(built_index.settings, tiny_encoder)  # default faiss_threads=1
     queries = tiny_encoder.encode_texts(QUERIES)
@@ -172,8 +172,8 @@ def test_one_faiss_thread_gives_the_same_hits(built_index: BuiltIndex, tiny_enco
             seen.append(faiss.omp_get_max_threads())
             return index.search(vectors, k)  # type: ignore[no-any-return]
 
-    searcher.bundle = dataclasses.replace(searcher.bundle, index=Recording())
-    actual = searcher._search(queries, 10)
+    assert searcher.settings.faiss_threads == 1  # the default
+    actual = IndexSearch(Recording(), searcher.settings.faiss_threads).search(queries, 10)
     assert seen == [1]  # the search ran with faiss_threads=1 ...
     assert thread.run(faiss.omp_get_max_threads) == threads_before  # ... and torch's count is back
     np.testing.assert_array_equal(np.stack([ids for _, ids in actual]), expected[1])

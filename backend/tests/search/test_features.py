@@ -145,7 +145,7 @@ def test_combined_query_is_the_normalised_weighted_sum(
         QueryTerm(image=paths[9].read_bytes(), weight=0.5),
         QueryTerm(text="grass", weight=-1),
     ]
-    combined = searcher.combined(core)
+    combined = searcher.queries.combined(core)
     assert np.abs(combined.vector[0] - expected).max() < 1e-5 and combined.exclude == {5}
 
 
@@ -510,13 +510,16 @@ def test_hybrid_pages_min_score_and_post(captioned, captioned_api: Server, tiny_
 
 
 def test_similar_on_an_ivf_index_builds_its_id_map_once_under_concurrency(
-    built_index: BuiltIndex, tiny_encoder: Encoder, vectors: np.ndarray
+    built_index: BuiltIndex, tiny_encoder: Encoder, vectors: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import threading
+    import time
     from concurrent.futures import ThreadPoolExecutor
     from dataclasses import replace
 
     import faiss
 
+    from imagesearch.index import stored_vectors
     from imagesearch.search.ranking import RankOptions
 
     bundle = load_bundle(built_index.settings)
@@ -525,8 +528,24 @@ def test_similar_on_an_ivf_index_builds_its_id_map_once_under_concurrency(
     ivf.add(vectors)
     ivf.nprobe = 4  # every list: exact, so brute force is the reference
     searcher = Searcher(built_index.settings, tiny_encoder, replace(bundle, index=ivf))
+    real_ivf_of = stored_vectors._ivf_of
+    builds: list[int] = []
+
+    class CountingIvf:
+        """The real IVF index; its direct map takes a while to build, so racing threads would overlap."""
+
+        def __init__(self, inner: object) -> None:
+            self._inner = inner
+
+        def make_direct_map(self) -> None:
+            builds.append(threading.get_ident())
+            time.sleep(0.05)
+            self._inner.make_direct_map()  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(stored_vectors, "_ivf_of", lambda index: CountingIvf(real_ivf_of(index)))
     with ThreadPoolExecutor(8) as pool:
         pages = list(pool.map(lambda i: searcher.similar(i, RankOptions(top_k=23)), range(24)))
+    assert len(builds) == 1, f"the direct map was built {len(builds)} times"
     for image_id, page in enumerate(pages):
         results = [{"id": hit.id, "score": hit.score} for hit in page.hits]
         assert_ranking(results, vectors, vectors[image_id], exclude=(image_id,))

@@ -52,10 +52,10 @@ def test_bad_queries(searcher: Searcher, query: str) -> None:
 
 
 def test_local_path_only_for_indexed_ids(searcher: Searcher) -> None:
-    assert searcher.local_path(3) == Path(searcher.bundle.urls[3])
+    assert searcher.bundle.local_path(3) == Path(searcher.bundle.urls[3])
     for bad in (-1, searcher.size, 10**9):
         with pytest.raises(InvalidQueryError):
-            searcher.local_path(bad)
+            searcher.bundle.local_path(bad)
 
 
 def test_index_from_another_model_is_refused(built_index: BuiltIndex, tmp_path: Path) -> None:

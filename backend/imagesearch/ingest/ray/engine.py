@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import numpy as np
 import ray
@@ -39,13 +39,10 @@ from imagesearch.encoders.factory import load_encoder
 from imagesearch.encoders.protocol import Encoder
 from imagesearch.errors import EncoderUnavailableError, ImageSearchError
 from imagesearch.files import write_bytes_atomic
-from imagesearch.images import decode_image, draft_min_side
 from imagesearch.ingest.fetch import Fetcher
-from imagesearch.ingest.ray.shards import Batch, collect, read_shards, run_key, write_shard
-from imagesearch.vectors import FloatArray
-
-if TYPE_CHECKING:
-    from imagesearch.ingest.pipeline import Embedded, PipelineOptions, StageTimes
+from imagesearch.ingest.prepare import SourcePreparer
+from imagesearch.ingest.ray.shards import Batch, collect, read_shards, shard_run_key, write_shard
+from imagesearch.ingest.types import Embedded, PipelineOptions, StageTimes
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +53,7 @@ def embed_with_ray(
     settings: Settings, encoder: Encoder, todo: Sequence[str], options: PipelineOptions, stages: StageTimes
 ) -> Embedded:
     """Fetch/decode and encode ``todo`` as Ray Data stages: (vectors, positions in todo, failures)."""
-    work_dir = settings.work_dir / f"ray-{run_key(encoder, todo)}"
+    work_dir = settings.work_dir / f"ray-{shard_run_key(encoder, todo)}"
     if not options.resume:
         shutil.rmtree(work_dir, ignore_errors=True)
     done = read_shards(work_dir, encoder.dim)
@@ -164,15 +161,13 @@ class _Prepare:
         self._settings = settings
         self._encoder = _load_checked(settings, expected_id)  # for ``prepare``: the model's preprocessing
         self._shape = self._encoder.prepare(Image.new("RGB", (64, 64))).shape
-        # The local engine's opt-in reduced-scale JPEG decode, so both engines build the same index.
-        side = getattr(self._encoder, "image_size", None)
-        self._min_side = draft_min_side(settings.jpeg_draft_factor, side)
-        self._fetcher = Fetcher(settings)
+        # The local engine's step (ingest/prepare.py), so both engines build the same index.
+        self._prepare = SourcePreparer(settings, self._encoder, Fetcher(settings))
         self._threads = ThreadPoolExecutor(settings.fetch_workers, thread_name_prefix="fetch")
 
     def __call__(self, batch: Batch) -> Batch:
         started = time.perf_counter()
-        results = list(self._threads.map(self._one, [str(source) for source in batch["source"]]))
+        results = list(self._threads.map(self._prepare, [str(source) for source in batch["source"]]))
         pixels = np.zeros((len(results), *self._shape), dtype=np.float32)
         for row, (prepared, _) in enumerate(results):
             if prepared is not None:
@@ -184,17 +179,6 @@ class _Prepare:
             "error": np.array([error for _, error in results], dtype=object),
             "fetch_s": np.full(len(results), seconds),
         }
-
-    def _one(self, source: str) -> tuple[FloatArray | None, str]:
-        # Same error handling and messages as the local engine (pipeline._decode_stream).
-        try:
-            image = decode_image(self._fetcher.fetch(source), self._settings.max_image_pixels, self._min_side)
-            return self._encoder.prepare(image), ""
-        except ImageSearchError as exc:
-            return None, f"{type(exc).__name__}: {exc}"
-        except Exception as exc:  # one odd file must not stop a long run; it is reported
-            logger.warning("unexpected error on %s: %r", source, exc)
-            return None, f"{type(exc).__name__}: {exc}"
 
 
 class _Encode:

@@ -7,11 +7,10 @@ encoder and the source list, so a rerun of the same work finds its shards and sk
 
 from __future__ import annotations
 
-import hashlib
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import uuid4
 
 import numpy as np
@@ -19,19 +18,15 @@ import numpy as np
 from imagesearch.encoders.protocol import Encoder
 from imagesearch.errors import SourceError
 from imagesearch.files import write_bytes_atomic
-
-if TYPE_CHECKING:
-    from imagesearch.ingest.pipeline import Embedded
+from imagesearch.ingest.prepare import run_key
+from imagesearch.ingest.types import Embedded
 
 Batch = dict[str, np.ndarray[Any, Any]]
 
 
-def run_key(encoder: Encoder, todo: Sequence[str]) -> str:
-    digest = hashlib.sha256(encoder.id.encode() + b"\0")
-    for source in todo:
-        digest.update(source.encode())
-        digest.update(b"\0")
-    return digest.hexdigest()[:16]
+def shard_run_key(encoder: Encoder, todo: Sequence[str]) -> str:
+    """Names the shards of one run: the encoder and the sources (rows are keyed by position)."""
+    return run_key(encoder.id, *todo)
 
 
 def write_shard(work_dir: Path, batch: Batch) -> None:

@@ -21,9 +21,9 @@ from imagesearch.ingest.pipeline import PipelineOptions, StageTimes, run_pipelin
 
 ray = pytest.importorskip("ray")
 
+from imagesearch.ingest.cli import parse_args  # noqa: E402
 from imagesearch.ingest.ray.engine import embed_with_ray  # noqa: E402
 from imagesearch.ingest.ray.shards import collect, read_shards, write_shard  # noqa: E402
-from run_pipeline import parse_args  # noqa: E402
 
 # Small batches so that the 12 sources span several Ray blocks, encoder batches and shards.
 SMALL = {"batch_size": 3, "ray_batch_size": 2, "chunk_size": 4}

@@ -1,0 +1,55 @@
+"""The step both engines run for every source: fetch, decode, and the model's preprocessing.
+
+A failure is returned as a message ("ErrorType: message"), never raised: one bad image must not
+stop a long run, and the local and Ray engines must report it in the same words. The run key
+that names a run's checkpoints is built here too, the same way for both engines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from imagesearch.config import Settings
+from imagesearch.encoders.protocol import Encoder
+from imagesearch.errors import ImageSearchError
+from imagesearch.images import decode_image, draft_min_side
+from imagesearch.ingest.fetch import Fetcher
+from imagesearch.vectors import FloatArray
+
+logger = logging.getLogger(__name__)
+
+
+class SourcePreparer:
+    """``prepare(source) -> (pixels, "")`` or ``(None, "ErrorType: message")``; thread-safe."""
+
+    def __init__(self, settings: Settings, encoder: Encoder, fetcher: Fetcher) -> None:
+        self._encoder = encoder
+        self._fetcher = fetcher
+        self._max_pixels = settings.max_image_pixels
+        # Opt-in reduced-scale JPEG decode (IMAGESEARCH_JPEG_DRAFT_FACTOR), as for queries.
+        self._min_side = draft_min_side(settings.jpeg_draft_factor, encoder.image_size)
+
+    def __call__(self, source: str) -> tuple[FloatArray | None, str]:
+        try:
+            image = decode_image(self._fetcher.fetch(source), self._max_pixels, self._min_side)
+            return self._encoder.prepare(image), ""
+        except ImageSearchError as exc:
+            return None, describe_failure(exc)
+        except Exception as exc:  # one odd file must not stop a long run; it is reported
+            logger.warning("unexpected error on %s: %r", source, exc)
+            return None, describe_failure(exc)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """How a failed source is reported (pipeline_failures.csv, the report): "Type: message"."""
+    return f"{type(exc).__name__}: {exc}"
+
+
+def run_key(*parts: str) -> str:
+    """A short stable name for a run (its encoder id, settings that change the result, sources)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]

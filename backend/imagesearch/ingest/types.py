@@ -1,0 +1,66 @@
+"""What the pipeline, its engines and its callers pass each other: options, stage times, the
+report, and the (vectors, positions, failures) an engine returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from imagesearch.index.manifest import Manifest
+from imagesearch.vectors import FloatArray
+
+# (n, dim) vectors, the positions (in the encoded source list) they belong to, and the
+# (position, "ErrorType: message") of every source that got no vector.
+Embedded = tuple[FloatArray, npt.NDArray[np.int64], list[tuple[int, str]]]
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    source: Path
+    url_column: str | None = None
+    caption_columns: tuple[str, ...] = ()  # empty: detected by name (tables.CAPTION_COLUMN_CANDIDATES)
+    limit: int | None = None
+    resume: bool = True
+    incremental: bool = False  # reuse the existing index's vectors (see incremental.py)
+    progress: bool | None = None  # None: a bar only on a terminal
+    engine: Literal["local", "ray"] = "local"  # ray: Ray Data stages (imagesearch/ingest/ray/engine.py)
+    ray_address: str | None = None  # None: RAY_ADDRESS, else a local Ray started for the run
+
+
+@dataclass
+class StageTimes:
+    read_sources: float = 0.0
+    fetch_decode: float = 0.0  # summed over workers
+    wait_for_decode: float = 0.0  # encoder idle, waiting on I/O
+    encode: float = 0.0
+    write: float = 0.0
+
+
+@dataclass
+class PipelineReport:
+    total: int
+    ok: int
+    failed: int
+    resumed_chunks: int
+    seconds: float
+    stages: StageTimes
+    manifest: Manifest
+    failures: list[tuple[int, str, str]] = field(default_factory=list)
+
+    @property
+    def images_per_second(self) -> float:
+        return self.ok / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        stage = self.stages
+        return (
+            f"{self.ok} images indexed, {self.failed} failed (of {self.total}); "
+            f"{self.seconds:.1f} s total, {self.images_per_second:.1f} images/s; "
+            f"sources {stage.read_sources:.1f} s, fetch+decode {stage.fetch_decode:.1f} "
+            f"worker-s, encoder waiting on I/O {stage.wait_for_decode:.1f} s, encode "
+            f"{stage.encode:.1f} s, write {stage.write:.1f} s; resumed chunks: {self.resumed_chunks}"
+        )
