@@ -16,7 +16,7 @@ export NEXT_TELEMETRY_DISABLED := 1
 .PHONY: help setup lint test test-backend index api demo bench clean eval docker-lint
 
 help: ## list the targets
-	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(STAMP): backend/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,13 +26,14 @@ $(STAMP): backend/pyproject.toml
 
 setup: $(STAMP) ## create .venv and install the backend (with dev tools)
 
-lint: setup-demo ## ruff + mypy + the layer contracts (import-linter) on the backend
+lint: setup-demo web-install ## ruff + mypy + the layer contracts (import-linter) on the backend; UI API types up to date
 	cd backend && ../$(VENV)/bin/ruff check . ../bench && ../$(VENV)/bin/ruff format --check . ../bench && ../$(VENV)/bin/mypy && ../$(VENV)/bin/lint-imports
+	PYTHON="$(abspath $(PY))" $(WEB)/scripts/api-types.sh --check
 
 test-backend: setup demo-data ## backend unit + HTTP tests (demo tests use the demo images)
 	cd backend && ../$(PY) -m pytest $(PYTEST_ARGS)
 
-test: lint docker-lint test-backend web-check web-e2e ## every check and test (what CI runs)
+test: lint docker-lint test-backend web-check web-unit web-e2e ## every check and test (what CI runs)
 
 index: setup ## build the index: make index SOURCE=photos_url.csv|folder|list.txt
 	@test -n "$(SOURCE)" || { echo "usage: make index SOURCE=path/to/photos_url.csv|folder|list.txt"; exit 2; }
@@ -126,7 +127,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NEXT_PUBLIC_API_BASE_URL ?= http://$(API_HOST):$(API_PORT)
 E2E_ARGS ?=
 
-.PHONY: web-install web-build web-check web-e2e web chromium
+.PHONY: web-install web-build web-check web-unit web-e2e web chromium api-types api-types-check
 
 $(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
 	cd $(WEB) && $(NPM) ci --no-audit --no-fund
@@ -145,6 +146,17 @@ web-build: web-install ## production build of the UI (frontend/.next)
 
 web-check: web-install ## eslint + tsc --noEmit on the frontend
 	cd $(WEB) && $(NPM) run lint && $(NPM) run typecheck
+
+web-unit: web-install ## the frontend's unit tests (Vitest: URL state, query terms, limits)
+	cd $(WEB) && $(NPM) run test:unit
+
+# The UI's API types come from the backend's OpenAPI schema (create_app().openapi(): no server, no
+# model), committed as frontend/lib/openapi.json + frontend/lib/api-schema.ts; `make lint` checks them.
+api-types: setup web-install ## regenerate the UI's API types from the backend's OpenAPI schema (commit them)
+	PYTHON="$(abspath $(PY))" $(WEB)/scripts/api-types.sh
+
+api-types-check: setup web-install ## fail when the committed UI API types differ from the backend's schema
+	PYTHON="$(abspath $(PY))" $(WEB)/scripts/api-types.sh --check
 
 web-e2e: setup web-build chromium ## browser tests: real API + index + production UI in headless Chromium
 	cd $(WEB) && $(NPM) run e2e -- $(E2E_ARGS)

@@ -1,9 +1,9 @@
 /** Which encoder serves the index (from /health), and a banner when it is a fallback, not CLIP. */
 
 import { AlertIcon } from "@/components/icons";
+import type { HealthState } from "@/hooks/use-health";
 import { plural } from "@/lib/format";
 import type { HealthResponse } from "@/lib/types";
-import type { HealthState } from "@/lib/use-health";
 
 export function encoderName(health: HealthResponse): string {
   return health.encoder_label?.trim() || health.model;

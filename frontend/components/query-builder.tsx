@@ -4,8 +4,8 @@ import { type FormEvent, useState } from "react";
 
 import { CloseIcon, ImageIcon, SearchIcon } from "@/components/icons";
 import { QueryChip } from "@/components/query-chip";
-import { canRun, isShareable, MAX_TERMS } from "@/lib/terms";
-import type { QueryTerm, TermSource } from "@/lib/types";
+import { canRun, isShareable } from "@/lib/terms";
+import type { ApiLimits, QueryTerm, TermSource } from "@/lib/types";
 
 interface QueryBuilderProps {
   terms: QueryTerm[];
@@ -16,15 +16,18 @@ interface QueryBuilderProps {
   onPickImage: () => void;
   onRun: () => void;
   onClose: () => void;
+  /** The API's limits: terms per query, a term's weight, a phrase's length (from /health). */
+  limits: Pick<ApiLimits, "max_query_terms" | "max_term_weight" | "max_query_chars">;
 }
 
 /**
  * Combine words and images into one query: each chip is "more like" (+) or "less like" (−) a
  * word or an image, with a weight. Runs as POST /search with weighted terms.
  */
-export function QueryBuilder({ terms, onAdd, onChange, onRemove, onPickImage, onRun, onClose }: QueryBuilderProps) {
+export function QueryBuilder(props: QueryBuilderProps) {
+  const { terms, onAdd, onChange, onRemove, onPickImage, onRun, onClose, limits } = props;
   const [word, setWord] = useState("");
-  const full = terms.length >= MAX_TERMS;
+  const full = terms.length >= limits.max_query_terms;
   const addWord = (sign: 1 | -1) => {
     const text = word.trim();
     if (!text || full) return;
@@ -35,7 +38,7 @@ export function QueryBuilder({ terms, onAdd, onChange, onRemove, onPickImage, on
     event.preventDefault();
     addWord(1);
   };
-  const runnable = canRun(terms);
+  const runnable = canRun(terms, limits.max_query_terms);
   const button =
     "inline-flex items-center gap-1.5 rounded-full px-3 py-2 text-sm font-medium focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-500 disabled:cursor-not-allowed disabled:opacity-50";
 
@@ -72,6 +75,7 @@ export function QueryBuilder({ terms, onAdd, onChange, onRemove, onPickImage, on
               term={term}
               onChange={(change) => onChange(term.key, change)}
               onRemove={() => onRemove(term.key)}
+              maxWeight={limits.max_term_weight}
             />
           ))}
         </ul>
@@ -90,7 +94,7 @@ export function QueryBuilder({ terms, onAdd, onChange, onRemove, onPickImage, on
           value={word}
           onChange={(event) => setWord(event.target.value)}
           placeholder="Add a word or phrase…"
-          maxLength={500}
+          maxLength={limits.max_query_chars}
           autoComplete="off"
           className="h-9 min-w-0 flex-1 basis-48 rounded-full border border-zinc-300 bg-white px-4 text-sm text-zinc-900 outline-none focus:border-indigo-500 focus:ring-4 focus:ring-indigo-500/15 dark:border-zinc-700 dark:bg-zinc-950 dark:text-zinc-100"
         />
@@ -122,7 +126,7 @@ export function QueryBuilder({ terms, onAdd, onChange, onRemove, onPickImage, on
             ? "Add at least one “more like” (+) term."
             : terms.some((term) => !isShareable(term))
               ? "Uploaded images are not kept in the link: a shared link has only the words and result images."
-              : `Up to ${MAX_TERMS} terms.`}
+              : `Up to ${limits.max_query_terms} terms.`}
         </p>
         <button
           type="button"

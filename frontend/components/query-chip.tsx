@@ -3,22 +3,25 @@
 import { useState } from "react";
 
 import { BrokenImageIcon, CloseIcon } from "@/components/icons";
-import { MAX_TERM_WEIGHT, TERM_WEIGHTS, termLabel } from "@/lib/terms";
+import { TERM_WEIGHTS, termLabel } from "@/lib/terms";
 import type { QueryTerm } from "@/lib/types";
 
 interface QueryChipProps {
   term: QueryTerm;
   onChange: (change: Partial<Pick<QueryTerm, "sign" | "weight">>) => void;
   onRemove: () => void;
+  /** The API's `max_term_weight`: larger weights are not offered. */
+  maxWeight: number;
 }
 
 /** One term of a combined query: "more like" (+) or "less like" (−) it, its weight, and removal. */
-export function QueryChip({ term, onChange, onRemove }: QueryChipProps) {
+export function QueryChip({ term, onChange, onRemove, maxWeight }: QueryChipProps) {
   const label = termLabel(term);
   const positive = term.sign > 0;
-  const weights = (TERM_WEIGHTS as readonly number[]).includes(term.weight)
-    ? TERM_WEIGHTS
-    : [...TERM_WEIGHTS, term.weight].filter((w) => w <= MAX_TERM_WEIGHT).sort((a, b) => a - b);
+  const offered: number[] = TERM_WEIGHTS.filter((weight) => weight <= maxWeight);
+  const weights = offered.includes(term.weight)
+    ? offered
+    : [...offered, term.weight].filter((weight) => weight <= maxWeight).sort((a, b) => a - b);
   const tone = positive
     ? "border-emerald-300 bg-emerald-50 dark:border-emerald-700/60 dark:bg-emerald-950/40"
     : "border-rose-300 bg-rose-50 dark:border-rose-700/60 dark:bg-rose-950/40";

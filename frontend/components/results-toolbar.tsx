@@ -1,7 +1,7 @@
 "use client";
 
 import { SearchOptionsControls } from "@/components/search-options";
-import { PAGE_SIZES } from "@/lib/config";
+import { pageSizeChoices } from "@/lib/config";
 import { plural } from "@/lib/format";
 import { describeTerms } from "@/lib/terms";
 import type { SearchOptions, SearchQuery } from "@/lib/types";
@@ -12,6 +12,8 @@ interface ResultsToolbarProps {
   count: number | null;
   options: SearchOptions;
   showHybrid: boolean;
+  /** The API's `max_top_k`: larger page sizes are not offered. */
+  maxPageSize: number;
   onOptionsChange: (change: Partial<SearchOptions>) => void;
 }
 
@@ -41,10 +43,9 @@ function Subject({ query }: { query: SearchQuery }) {
   }
 }
 
-export function ResultsToolbar({ query, count, options, showHybrid, onOptionsChange }: ResultsToolbarProps) {
-  const sizes = (PAGE_SIZES as readonly number[]).includes(options.pageSize)
-    ? PAGE_SIZES
-    : [...PAGE_SIZES, options.pageSize].sort((a, b) => a - b);
+export function ResultsToolbar(props: ResultsToolbarProps) {
+  const { query, count, options, showHybrid, maxPageSize, onOptionsChange } = props;
+  const sizes = pageSizeChoices(options.pageSize, maxPageSize);
 
   return (
     <div className="mb-5 flex flex-col gap-3">

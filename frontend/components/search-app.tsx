@@ -4,7 +4,8 @@
  * The search page: wires the URL state (see lib/url-state.ts), the query builder's draft, the API
  * calls and the views. Text, "More like this", combined terms and the ranking options live in
  * the URL so searches can be shared, reloaded and walked with Back/Forward; an uploaded image
- * cannot, so it is kept in memory.
+ * cannot, so it is kept in memory. The API's limits (page size, terms, weights, text length,
+ * offset) come from its /health answer (hooks/use-health.ts), with defaults until it answers.
  */
 
 import { type ChangeEvent, useCallback, useEffect, useMemo, useRef } from "react";
@@ -19,15 +20,15 @@ import { ResultGrid } from "@/components/result-grid";
 import { GRID_CLASSES, SkeletonCards } from "@/components/result-skeleton";
 import { ResultsToolbar } from "@/components/results-toolbar";
 import { SiteHeader } from "@/components/site-header";
+import { useHealth } from "@/hooks/use-health";
+import { useQueryDraft } from "@/hooks/use-query-draft";
+import { useQueryState } from "@/hooks/use-query-state";
+import { useSearch } from "@/hooks/use-search";
 import { createApiClient } from "@/lib/api";
 import { describeError } from "@/lib/errors";
 import { fileNameOf } from "@/lib/format";
 import { canRun, hasText } from "@/lib/terms";
 import type { QueryImage, SearchOptions, SearchResult } from "@/lib/types";
-import { useHealth } from "@/lib/use-health";
-import { useQueryDraft } from "@/lib/use-query-draft";
-import { useQueryState } from "@/lib/use-query-state";
-import { useSearch } from "@/lib/use-search";
 
 function fileImage(file: File): QueryImage {
   return { source: "file", file, previewUrl: URL.createObjectURL(file), label: file.name || "Pasted image" };
@@ -35,11 +36,12 @@ function fileImage(file: File): QueryImage {
 
 export function SearchApp({ apiBaseUrl }: { apiBaseUrl: string }) {
   const api = useMemo(() => createApiClient(apiBaseUrl), [apiBaseUrl]);
-  const nav = useQueryState(api);
+  const health = useHealth(api);
+  const { limits } = health;
+  const nav = useQueryState(api, limits);
   const { query, options } = nav;
   const { state, run, loadMore, reset } = useSearch(api);
-  const health = useHealth(api);
-  const draft = useQueryDraft(query);
+  const draft = useQueryDraft(query, limits.max_query_terms);
   const fileInput = useRef<HTMLInputElement>(null);
   // Whether the file picker adds a term to the query builder, or searches with the image.
   const pickForTerm = useRef(false);
@@ -99,6 +101,7 @@ export function SearchApp({ apiBaseUrl }: { apiBaseUrl: string }) {
       <SiteHeader
         query={query?.kind === "text" ? query.text : ""}
         health={healthState}
+        maxQueryChars={limits.max_query_chars}
         onSearch={searchText}
         onPickImage={() => pickImage(false)}
         onCombine={() => draft.setOpen(true)}
@@ -127,8 +130,9 @@ export function SearchApp({ apiBaseUrl }: { apiBaseUrl: string }) {
             onChange={draft.update}
             onRemove={draft.remove}
             onPickImage={() => pickImage(true)}
-            onRun={() => canRun(draft.terms) && searchCombined(draft.terms)}
+            onRun={() => canRun(draft.terms, limits.max_query_terms) && searchCombined(draft.terms)}
             onClose={() => draft.setOpen(false)}
+            limits={limits}
           />
         )}
         {query?.kind === "image" && (
@@ -173,6 +177,7 @@ export function SearchApp({ apiBaseUrl }: { apiBaseUrl: string }) {
               count={state.status === "success" ? state.results.length : null}
               options={options}
               showHybrid={captions && words}
+              maxPageSize={limits.max_top_k}
               onOptionsChange={setOptions}
             />
             {state.status !== "success" ? (
@@ -186,7 +191,8 @@ export function SearchApp({ apiBaseUrl }: { apiBaseUrl: string }) {
             ) : (
               <ResultGrid
                 results={state.results}
-                hasMore={state.hasMore}
+                // The next page starts at the results shown: past max_offset the API would refuse it.
+                hasMore={state.hasMore && state.results.length <= limits.max_offset}
                 loadingMore={state.loadingMore}
                 loadMoreError={loadMoreError}
                 pageSize={options.pageSize}

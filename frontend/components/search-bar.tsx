@@ -11,9 +11,11 @@ interface SearchBarProps {
   onPickImage: () => void;
   /** Open the query builder (combine words and images). */
   onCombine: () => void;
+  /** The API's `max_query_chars`. */
+  maxLength: number;
 }
 
-export function SearchBar({ query, onSearch, onPickImage, onCombine }: SearchBarProps) {
+export function SearchBar({ query, onSearch, onPickImage, onCombine, maxLength }: SearchBarProps) {
   const [draft, setDraft] = useState(query);
   const [shownQuery, setShownQuery] = useState(query);
   if (query !== shownQuery) {
@@ -44,7 +46,7 @@ export function SearchBar({ query, onSearch, onPickImage, onCombine }: SearchBar
           placeholder="Describe a photo… e.g. a dog on the beach"
           autoComplete="off"
           enterKeyHint="search"
-          maxLength={500}
+          maxLength={maxLength}
           className="h-12 w-full min-w-0 rounded-full bg-transparent pl-12 pr-32 text-base text-zinc-900 outline-none placeholder:text-zinc-400 dark:text-zinc-100 dark:placeholder:text-zinc-500 [&::-webkit-search-cancel-button]:hidden"
         />
         <div className="absolute right-2 flex items-center gap-1">

@@ -8,10 +8,7 @@
 
 export const DEFAULT_API_BASE_URL = "http://127.0.0.1:8000";
 
-/** The API's own limit on `top_k` (backend setting IMAGESEARCH_MAX_TOP_K). */
-export const MAX_TOP_K = 200;
-
-/** Choices of the "results per page" control; every one is within the API's limits. */
+/** Choices of the "results per page" control (those over the API's `max_top_k` are not offered). */
 export const PAGE_SIZES = [12, 24, 48, 96] as const;
 export const DEFAULT_PAGE_SIZE = 24;
 
@@ -33,8 +30,22 @@ export function readApiBaseUrl(): string {
   return (raw || DEFAULT_API_BASE_URL).replace(/\/+$/, "");
 }
 
-/** A page size from the URL's `k` parameter, or the default when absent or out of range. */
-export function parsePageSize(value: string | null): number {
+/** The default page size within the API's `max_top_k`. */
+export function defaultPageSize(maxTopK: number): number {
+  return Math.max(1, Math.min(DEFAULT_PAGE_SIZE, maxTopK));
+}
+
+/** The page sizes to offer: those within `maxTopK`, and the current one (from a URL) in order. */
+export function pageSizeChoices(current: number, maxTopK: number): number[] {
+  const sizes: number[] = PAGE_SIZES.filter((size) => size <= maxTopK);
+  return sizes.includes(current) ? sizes : [...sizes, current].sort((a, b) => a - b);
+}
+
+/**
+ * A page size from the URL's `k` parameter: a whole number 1..`maxTopK` (the API's limit), else
+ * the default.
+ */
+export function parsePageSize(value: string | null, maxTopK: number): number {
   const parsed = Number(value);
-  return Number.isInteger(parsed) && parsed >= 1 && parsed <= MAX_TOP_K ? parsed : DEFAULT_PAGE_SIZE;
+  return Number.isInteger(parsed) && parsed >= 1 && parsed <= maxTopK ? parsed : defaultPageSize(maxTopK);
 }

@@ -3,11 +3,11 @@
  * in the API request, and in words. Uploaded images have no URL form: they stay in memory.
  */
 
-import type { QueryTerm, TermSource } from "@/lib/types";
+import type { ApiLimits, QueryTerm, TermSource } from "@/lib/types";
 
-/** The API's limit on one term's weight, and on the number of terms (settings max_query_terms). */
-export const MAX_TERM_WEIGHT = 10;
-export const MAX_TERMS = 8;
+/** The API's limits a term list is held to: terms per query, and one term's weight. */
+export type TermLimits = Pick<ApiLimits, "max_query_terms" | "max_term_weight">;
+
 /** What the weight stepper offers (a larger weight from a URL is kept and shown too). */
 export const TERM_WEIGHTS = [1, 2, 3] as const;
 
@@ -40,12 +40,19 @@ export function termsToParams(terms: QueryTerm[]): string[] {
   return terms.map(termToParam).filter((param): param is string => param !== null);
 }
 
-/** A `term` URL parameter back to a chip; null when malformed (ignored, like a bad `k`). */
-export function paramToTerm(param: string, imageUrl: (id: number) => string): QueryTerm | null {
+/**
+ * A `term` URL parameter back to a chip; null when malformed or its weight is 0 or over the API's
+ * `max_term_weight` (ignored, like a bad `k`).
+ */
+export function paramToTerm(
+  param: string,
+  imageUrl: (id: number) => string,
+  maxWeight: number,
+): QueryTerm | null {
   const match = /^(-?\d+):([ti]):([\s\S]+)$/.exec(param);
   if (!match) return null;
   const signed = Number(match[1]);
-  if (!Number.isInteger(signed) || signed === 0 || Math.abs(signed) > MAX_TERM_WEIGHT) return null;
+  if (!Number.isInteger(signed) || signed === 0 || Math.abs(signed) > maxWeight) return null;
   const sign = signed > 0 ? 1 : -1;
   const value = match[3].trim();
   if (match[2] === "t") return value ? makeTerm({ kind: "text", text: value }, sign, Math.abs(signed)) : null;
@@ -54,12 +61,12 @@ export function paramToTerm(param: string, imageUrl: (id: number) => string): Qu
   return makeTerm({ kind: "image_id", id, previewUrl: imageUrl(id), label: `Image #${id}` }, sign, Math.abs(signed));
 }
 
-/** The terms a list of `term` parameters describes (malformed ones dropped, at most MAX_TERMS). */
-export function paramsToTerms(params: string[], imageUrl: (id: number) => string): QueryTerm[] {
+/** The terms a list of `term` parameters describes (malformed ones dropped, at most `max_query_terms`). */
+export function paramsToTerms(params: string[], imageUrl: (id: number) => string, limits: TermLimits): QueryTerm[] {
   return params
-    .map((param) => paramToTerm(param, imageUrl))
+    .map((param) => paramToTerm(param, imageUrl, limits.max_term_weight))
     .filter((term): term is QueryTerm => term !== null)
-    .slice(0, MAX_TERMS);
+    .slice(0, limits.max_query_terms);
 }
 
 /** What a chip says: `"grass"`, `image #17`, `img0006.jpg`. */
@@ -81,9 +88,9 @@ export function describeTerms(terms: QueryTerm[]): string {
     .join(" ");
 }
 
-/** Whether a combined query can run: 1..MAX_TERMS terms, at least one "more like". */
-export function canRun(terms: QueryTerm[]): boolean {
-  return terms.length > 0 && terms.length <= MAX_TERMS && terms.some((term) => term.sign > 0);
+/** Whether a combined query can run: 1..`maxTerms` (the API's limit) terms, at least one "more like". */
+export function canRun(terms: QueryTerm[], maxTerms: number): boolean {
+  return terms.length > 0 && terms.length <= maxTerms && terms.some((term) => term.sign > 0);
 }
 
 /** Whether any term is words (hybrid applies to text only). */

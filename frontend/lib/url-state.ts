@@ -4,14 +4,14 @@
  *   q=words            a text search
  *   similar=17         "More like this" for indexed image 17
  *   term=2:t:dog       a combined query's terms, repeated, in order (uploads stay in memory)
- *   k=48               results per page
+ *   k=48               results per page (1..the API's max_top_k)
  *   min=0.25           minimum match (cosine); absent = off
  *   dedupe=1           collapse near-duplicates
  *   hybrid=0.5         weight of the caption match on text searches
  */
 
 import { DEFAULT_PAGE_SIZE, parsePageSize } from "@/lib/config";
-import type { SearchOptions } from "@/lib/types";
+import type { ApiLimits, SearchOptions } from "@/lib/types";
 
 export interface UrlState {
   text: string;
@@ -20,14 +20,20 @@ export interface UrlState {
   options: SearchOptions;
 }
 
-/** What a URL's query string asks for; bad values fall back to their defaults. */
-export function readUrlState(params: Pick<URLSearchParams, "get" | "getAll">): UrlState {
+/**
+ * What a URL's query string asks for; bad values fall back to their defaults, and a page size over
+ * the API's `max_top_k` to the default. The `term` values are parsed later (terms.ts).
+ */
+export function readUrlState(
+  params: Pick<URLSearchParams, "get" | "getAll">,
+  limits: Pick<ApiLimits, "max_top_k">,
+): UrlState {
   return {
     text: params.get("q")?.trim() ?? "",
     similar: parseId(params.get("similar")),
     termParams: params.getAll("term").filter((term) => term.trim()),
     options: {
-      pageSize: parsePageSize(params.get("k")),
+      pageSize: parsePageSize(params.get("k"), limits.max_top_k),
       minScore: parseFraction(params.get("min"), -1, 1),
       dedupe: params.get("dedupe") === "1" || params.get("dedupe") === "true",
       hybrid: parseFraction(params.get("hybrid"), 0, 1) ?? 0,

@@ -19,7 +19,7 @@ from imagesearch.api.deps import (
     ranking_dependencies,
     read_upload,
 )
-from imagesearch.api.schemas import ErrorResponse, HealthResponse, SearchResponse
+from imagesearch.api.schemas import ErrorResponse, HealthResponse, Limits, SearchResponse
 from imagesearch.config import Settings
 from imagesearch.encoders.fallback import FALLBACK_WARNING
 from imagesearch.errors import InvalidQueryError
@@ -37,6 +37,7 @@ def build_router(settings: Settings, gate: SearchGate) -> APIRouter:
     """Routes whose documented limits come from ``settings`` (shown in /docs)."""
     router = APIRouter()
     ranking = ranking_dependencies(settings)
+    limits = Limits.from_settings(settings)
     hybrid_doc = "weight of the caption text match (BM25, fused by rank), 0..1; 0: CLIP only"
 
     @router.get("/health")
@@ -60,6 +61,7 @@ def build_router(settings: Settings, gate: SearchGate) -> APIRouter:
             activation=searcher.encoder.activation,
             warning=FALLBACK_WARNING if searcher.encoder.fallback else None,
             query_runtime=searcher.encoder.query_runtime,
+            limits=limits,
         )
 
     @router.get("/search", responses=ERRORS)

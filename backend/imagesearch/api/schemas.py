@@ -1,4 +1,8 @@
-"""Request/response models of the HTTP API (mirrored by frontend/lib/types.ts)."""
+"""Request/response models of the HTTP API.
+
+The UI's TypeScript types are generated from the OpenAPI schema these produce (``make api-types``
+writes frontend/lib/openapi.json and frontend/lib/api-schema.ts; ``make lint`` fails when they drift).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from imagesearch.config import Settings
 from imagesearch.search.query_terms import BATCH_POSITIVE, NONZERO_WEIGHT, ONE_KIND, ONE_POSITIVE
 
 MAX_WEIGHT = 10.0
+"""Largest absolute weight of one term of a combined query (a constant, not a setting)."""
 
 
 class SearchResult(BaseModel):
@@ -38,6 +43,38 @@ class BatchResponse(BaseModel):
     results: list[SearchResponse] = Field(description="one response per query, in request order")
 
 
+class Limits(BaseModel):
+    """The request limits this API enforces, from its settings: what a client may offer and send."""
+
+    max_top_k: int = Field(description="largest top_k (results per page) of a search (IMAGESEARCH_MAX_TOP_K)")
+    max_offset: int = Field(description="deepest offset a search page may start at (IMAGESEARCH_MAX_OFFSET)")
+    max_query_terms: int = Field(
+        description="most terms in one POST /search query (IMAGESEARCH_MAX_QUERY_TERMS)"
+    )
+    max_term_weight: float = Field(description="largest absolute weight of one term of a combined query")
+    max_query_chars: int = Field(
+        description="longest text query, in characters (IMAGESEARCH_MAX_QUERY_CHARS)"
+    )
+    max_upload_bytes: int = Field(
+        description="largest image file, uploaded or base64 in a term (IMAGESEARCH_MAX_UPLOAD_BYTES)"
+    )
+    max_batch_queries: int = Field(
+        description="most queries in one POST /search/batch (IMAGESEARCH_MAX_BATCH_QUERIES)"
+    )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            max_top_k=settings.max_top_k,
+            max_offset=settings.max_offset,
+            max_query_terms=settings.max_query_terms,
+            max_term_weight=MAX_WEIGHT,
+            max_query_chars=settings.max_query_chars,
+            max_upload_bytes=settings.max_upload_bytes,
+            max_batch_queries=settings.max_batch_queries,
+        )
+
+
 class HealthResponse(BaseModel):
     status: str
     images: int
@@ -60,6 +97,7 @@ class HealthResponse(BaseModel):
     query_runtime: str = Field(
         default="", description="where queries are encoded: 'onnxruntime fp32', 'torch fp32', ..."
     )
+    limits: Limits = Field(description="the request limits this API enforces (its settings)")
 
 
 class ReloadResponse(BaseModel):

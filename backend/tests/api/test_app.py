@@ -35,6 +35,36 @@ def test_health_reports_the_index(api: Server, built_index: BuiltIndex) -> None:
     assert body["query_runtime"] == "onnxruntime fp32"  # built at start-up, the exact default
 
 
+def test_health_reports_the_limits_it_enforces(api: Server) -> None:
+    limits = httpx.get(f"{api.url}/health").json()["limits"]
+    assert limits == {
+        "max_top_k": 200,
+        "max_offset": 1000,
+        "max_query_terms": 8,
+        "max_term_weight": 10.0,
+        "max_query_chars": 500,
+        "max_upload_bytes": 20 * 1024 * 1024,
+        "max_batch_queries": 64,
+    }
+    # What a client reads there is what the routes accept, and one more is refused.
+    search = f"{api.url}/search"
+    assert httpx.get(search, params={"query": "x", "top_k": limits["max_top_k"]}).status_code == 200
+    assert httpx.get(search, params={"query": "x", "top_k": limits["max_top_k"] + 1}).status_code == 422
+    assert httpx.get(search, params={"query": "x", "offset": limits["max_offset"]}).status_code == 200
+    assert httpx.get(search, params={"query": "x", "offset": limits["max_offset"] + 1}).status_code == 422
+    assert httpx.get(search, params={"query": "x" * limits["max_query_chars"]}).status_code == 200
+    assert httpx.get(search, params={"query": "x" * (limits["max_query_chars"] + 1)}).status_code == 422
+    weight = limits["max_term_weight"]
+    for count, status in ((limits["max_query_terms"], 200), (limits["max_query_terms"] + 1, 422)):
+        terms = [{"text": f"word {n}", "weight": weight} for n in range(count)]
+        assert httpx.post(search, json={"terms": terms}).status_code == status
+    assert httpx.post(search, json={"terms": [{"text": "x", "weight": weight + 0.5}]}).status_code == 422
+    batch = f"{api.url}/search/batch"
+    for count, status in ((limits["max_batch_queries"], 200), (limits["max_batch_queries"] + 1, 422)):
+        queries = [{"image_id": n % 24} for n in range(count)]
+        assert httpx.post(batch, json={"queries": queries}, timeout=30).status_code == status
+
+
 def test_text_search_response_shape(api: Server) -> None:
     response = httpx.get(f"{api.url}/search", params={"query": "a person", "top_k": 7})
     assert response.status_code == 200
@@ -178,7 +208,9 @@ def test_oversized_upload_is_413(built_index: BuiltIndex, tmp_path: Path) -> Non
             headers={"Content-Type": "multipart/form-data; boundary=b"},
         )
         assert huge.status_code == 413 and "limited to 1,000" in huge.json()["detail"]
-        assert httpx.get(f"{server.url}/health").status_code == 200
+        health = httpx.get(f"{server.url}/health")
+        assert health.status_code == 200
+        assert health.json()["limits"]["max_upload_bytes"] == 1000  # the setting, as served
 
 
 def refused_start(settings_dir: Path, built_index: BuiltIndex, log: Path, **env: str) -> str:

@@ -1,12 +1,16 @@
 "use client";
 
-/** The API's /health answer: which encoder serves, how many images, and whether it is reachable. */
+/**
+ * The API's /health answer: which encoder serves, how many images, whether it is reachable, and
+ * the request limits it enforces (the defaults of lib/limits.ts until it has answered).
+ */
 
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 
 import type { ApiClient } from "@/lib/api";
 import { isAbortError } from "@/lib/api";
-import type { HealthResponse } from "@/lib/types";
+import { limitsOf } from "@/lib/limits";
+import type { ApiLimits, HealthResponse } from "@/lib/types";
 
 export type HealthState =
   | { status: "loading" }
@@ -30,5 +34,13 @@ export function useHealth(api: ApiClient) {
 
   // Asked again after a failed search is retried, so the header follows the API coming back.
   const refresh = useCallback(() => setAttempt((n) => n + 1), []);
-  return { state, refresh };
+  // The last limits reported stay in force while /health is asked again, or fails.
+  const [limits, setLimits] = useState<ApiLimits>(() => limitsOf(null));
+  const reported = useMemo(() => (state.status === "ok" ? limitsOf(state.health) : null), [state]);
+  if (reported && !sameLimits(reported, limits)) setLimits(reported);
+  return { state, refresh, limits };
+}
+
+function sameLimits(a: ApiLimits, b: ApiLimits): boolean {
+  return (Object.keys(a) as (keyof ApiLimits)[]).every((key) => a[key] === b[key]);
 }

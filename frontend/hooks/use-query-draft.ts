@@ -8,7 +8,7 @@
 
 import { useCallback, useState } from "react";
 
-import { makeTerm, MAX_TERMS } from "@/lib/terms";
+import { makeTerm } from "@/lib/terms";
 import type { QueryTerm, SearchQuery, TermSource } from "@/lib/types";
 
 /** The current search as a chip, for starting a draft from it. */
@@ -28,7 +28,8 @@ function sameSource(a: TermSource, b: TermSource): boolean {
   return a.kind === "upload" && b.kind === "upload" && a.image === b.image;
 }
 
-export function useQueryDraft(active: SearchQuery | null) {
+/** `maxTerms`: the API's `max_query_terms`; a chip past it is not added. */
+export function useQueryDraft(active: SearchQuery | null, maxTerms: number) {
   const [terms, setTerms] = useState<QueryTerm[]>(active?.kind === "combined" ? active.terms : []);
   const [open, setOpen] = useState(active?.kind === "combined");
   const [shown, setShown] = useState(active);
@@ -48,10 +49,10 @@ export function useQueryDraft(active: SearchQuery | null) {
         if (existing) return previous.map((term) => (term === existing ? { ...term, sign } : term));
         const seed = previous.length === 0 && active?.kind !== "combined" ? seedTerm(active) : null;
         const base = seed && !sameSource(seed.source, source) ? [seed] : [];
-        return [...(previous.length ? previous : base), makeTerm(source, sign)].slice(0, MAX_TERMS);
+        return [...(previous.length ? previous : base), makeTerm(source, sign)].slice(0, maxTerms);
       });
     },
-    [active],
+    [active, maxTerms],
   );
 
   const update = useCallback((key: string, change: Partial<Pick<QueryTerm, "sign" | "weight">>) => {

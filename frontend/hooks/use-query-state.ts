@@ -4,6 +4,7 @@
  * Which search the page shows, read from the URL (see url-state.ts) plus what a URL cannot hold:
  * an uploaded image, or a combined query with uploaded-image terms, kept in memory. Actions put
  * the next search in the URL as a new history entry; asking for the same URL again re-runs it.
+ * The URL is read within the API's limits (page size, terms, weights: `limits`, from /health).
  */
 
 import { useSearchParams } from "next/navigation";
@@ -12,7 +13,7 @@ import { useCallback, useMemo, useState } from "react";
 import type { ApiClient } from "@/lib/api";
 import { fileNameOf } from "@/lib/format";
 import { paramsToTerms, termsToParams } from "@/lib/terms";
-import type { QueryImage, QueryTerm, SearchOptions, SearchQuery, SearchResult } from "@/lib/types";
+import type { ApiLimits, QueryImage, QueryTerm, SearchOptions, SearchQuery, SearchResult } from "@/lib/types";
 import { pushUrl, readUrlState, type UrlQuery } from "@/lib/url-state";
 
 /** What only memory holds: the last image or combined query searched with. */
@@ -25,9 +26,10 @@ interface SimilarSeed {
   label: string;
 }
 
-export function useQueryState(api: ApiClient) {
+export function useQueryState(api: ApiClient, limits: ApiLimits) {
   const params = useSearchParams();
-  const url = useMemo(() => readUrlState(params), [params]);
+  const { max_top_k: maxTopK, max_query_terms: maxTerms, max_term_weight: maxWeight } = limits;
+  const url = useMemo(() => readUrlState(params, { max_top_k: maxTopK }), [params, maxTopK]);
   const [pending, setPending] = useState<Pending | null>(null);
   const [seed, setSeed] = useState<SimilarSeed | null>(null);
   // Bumped when a search is asked for again with an unchanged URL, so it runs again.
@@ -51,13 +53,16 @@ export function useQueryState(api: ApiClient) {
     if (termKey) {
       // The terms run last (with their uploads and names) while the URL still shows them.
       if (combined && combined.params.join("\n") === termKey) return { kind: "combined", terms: combined.terms };
-      const terms = paramsToTerms(termKey.split("\n"), api.imageUrl);
+      const terms = paramsToTerms(termKey.split("\n"), api.imageUrl, {
+        max_query_terms: maxTerms,
+        max_term_weight: maxWeight,
+      });
       return terms.length ? { kind: "combined", terms } : null;
     }
     if (combined && combined.params.length === 0) return { kind: "combined", terms: combined.terms };
     if (pending?.kind === "image") return { kind: "image", image: pending.image };
     return null;
-  }, [text, similar, termKey, pending, seed, api, nonce]);
+  }, [text, similar, termKey, pending, seed, api, nonce, maxTerms, maxWeight]);
 
   const { pageSize, minScore, dedupe, hybrid } = url.options;
   const options = useMemo<SearchOptions>(
