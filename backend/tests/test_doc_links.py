@@ -37,7 +37,8 @@ BACKEND_PREFIXES = ("imagesearch/", "tests/")
 MODULE_DIRS = (
     "backend",
     "backend/imagesearch",
-    *(f"backend/imagesearch/{layer}" for layer in ("api", "encoders", "index", "ingest", "ingest/ray")),
+    *(f"backend/imagesearch/{layer}" for layer in ("api", "api/routes", "encoders", "index", "ingest")),
+    "backend/imagesearch/ingest/ray",
     *(f"backend/imagesearch/{layer}" for layer in ("search", "evaluation", "demo")),
     "backend/tests",
     "backend/tests/support",

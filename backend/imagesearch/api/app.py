@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -18,9 +18,7 @@ from imagesearch.api.http_errors import install_error_handlers
 from imagesearch.api.limits import BodySizeLimit
 from imagesearch.api.metrics import RequestMetrics, build_metrics_router
 from imagesearch.api.reload import Reloader, build_admin_router
-from imagesearch.api.routes import build_router
-from imagesearch.api.routes_embed import build_embed_router
-from imagesearch.api.routes_query import build_query_router
+from imagesearch.api.routes import build_routers
 from imagesearch.config import Settings
 from imagesearch.encoders.factory import load_encoder
 from imagesearch.errors import ImageSearchError
@@ -32,6 +30,31 @@ logger = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     reloader = Reloader(settings)
+    app = FastAPI(
+        title="Multimodal Image Search",
+        version=__version__,
+        description="Text -> image and image -> image search over a CLIP + FAISS index.",
+        lifespan=_lifespan(settings, reloader),
+        # /docs and /redoc are served from installed files, not FastAPI's CDN pages (api/docs.py).
+        docs_url=None,
+        redoc_url=None,
+    )
+    _install_middleware(app, settings)
+    install_error_handlers(app)
+    install_docs(app)
+    # One gate for every search route: the concurrency limit is for the whole process.
+    gate = SearchGate(settings.max_concurrent_searches, settings.request_timeout_s)
+    for router in build_routers(settings, gate):
+        app.include_router(router)
+    app.include_router(build_admin_router(settings, reloader))
+    app.include_router(build_metrics_router())
+    return app
+
+
+def _lifespan(
+    settings: Settings, reloader: Reloader
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Load the encoder and the index once, before the first request; refuse to start on errors."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,15 +72,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         reloader.remove_sighup()
 
-    app = FastAPI(
-        title="Multimodal Image Search",
-        version=__version__,
-        description="Text -> image and image -> image search over a CLIP + FAISS index.",
-        lifespan=lifespan,
-        # /docs and /redoc are served from installed files, not FastAPI's CDN pages (api/docs.py).
-        docs_url=None,
-        redoc_url=None,
-    )
+    return lifespan
+
+
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
     # Added first, so CORS (added last, outermost) also decorates its 413 for the browser UI.
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     # Keep uploads in memory while the multipart body is parsed: the route reads the whole file
@@ -72,13 +90,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # Outermost: counts every answer, the 413s and CORS preflights included.
     app.add_middleware(RequestMetrics)
-    install_error_handlers(app)
-    install_docs(app)
-    # One gate for every search route: the concurrency limit is for the whole process.
-    gate = SearchGate(settings.max_concurrent_searches, settings.request_timeout_s)
-    app.include_router(build_router(settings, gate))
-    app.include_router(build_query_router(settings, gate))
-    app.include_router(build_embed_router(settings, gate))
-    app.include_router(build_admin_router(settings, reloader))
-    app.include_router(build_metrics_router())
-    return app

@@ -5,7 +5,7 @@ from the very model and code path that built this index; the same text cache and
 (ONNX Runtime or torch) serve them as serve ``/search``.
 
 No `from __future__ import annotations` here: the limits in the annotations come from
-``settings`` inside ``build_embed_router`` (see routes.py).
+``settings`` inside ``build_router`` (see routes/search.py).
 """
 
 from typing import Annotated
@@ -36,7 +36,7 @@ def _response(searcher: Searcher, vectors: np.ndarray) -> EmbedResponse:
     return EmbedResponse(encoder=searcher.encoder.id, dim=searcher.encoder.dim, vectors=vectors.tolist())
 
 
-def build_embed_router(settings: Settings, gate: SearchGate) -> APIRouter:
+def build_router(settings: Settings, gate: SearchGate) -> APIRouter:
     router = APIRouter()
     text = Field(min_length=1, max_length=settings.max_query_chars)
     body_model = create_model(

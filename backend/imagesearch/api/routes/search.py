@@ -1,19 +1,28 @@
-"""Routes for queries beyond one text or one upload: similar images, combined terms, batches.
+"""The search routes: GET /search (one text), POST /search-by-image (one upload), POST /search
+(weighted terms) and POST /search/batch (many single queries). Thin: validate, run the search
+off the event loop (the gate), shape the response.
 
-No `from __future__ import annotations` here: the request models carry limits read from
-`settings` inside `build_query_router`, which FastAPI resolves from the evaluated annotations.
+No `from __future__ import annotations` here: the limits in the annotations are read from
+``settings`` inside the builder, which FastAPI can only resolve when they are evaluated.
 """
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, TypeAlias
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 
-from imagesearch.api.deps import ERRORS, SearcherDep, SearchGate, page_response, ranking_dependencies
+from imagesearch.api.deps import (
+    ERRORS,
+    RankingDependencies,
+    SearcherDep,
+    SearchGate,
+    page_response,
+    ranking_dependencies,
+    read_upload,
+)
 from imagesearch.api.schemas import (
     BatchRequest,
     BatchResponse,
-    ErrorResponse,
     SearchRequest,
     SearchResponse,
     SearchTerm,
@@ -23,15 +32,54 @@ from imagesearch.config import Settings
 from imagesearch.search.query_terms import QueryTerm, decode_b64_image, describe
 from imagesearch.search.ranking import RankOptions
 
-_SIMILAR_ERRORS: dict[int | str, dict[str, object]] = {
-    404: {"model": ErrorResponse, "description": "no image with this id in the index"},
-    **ERRORS,
-}
+HYBRID_DOC = "weight of the caption text match (BM25, fused by rank), 0..1; 0: CLIP only"
 
 
-def build_query_router(settings: Settings, gate: SearchGate) -> APIRouter:
+def build_router(settings: Settings, gate: SearchGate) -> APIRouter:
     router = APIRouter()
     ranking = ranking_dependencies(settings)
+    _one_query_routes(router, settings, gate, ranking)
+    _term_routes(router, settings, gate)
+    return router
+
+
+def _one_query_routes(
+    router: APIRouter, settings: Settings, gate: SearchGate, ranking: RankingDependencies
+) -> None:
+    @router.get("/search", responses=ERRORS)
+    async def search(
+        request: Request,
+        searcher: SearcherDep,
+        query: Annotated[
+            str,
+            Query(
+                min_length=1,
+                max_length=settings.max_query_chars,
+                description="text to search for, e.g. 'a person on a bicycle in the rain'",
+            ),
+        ],
+        options: Annotated[RankOptions, Depends(ranking.query)],
+        hybrid: Annotated[float, Query(ge=0, le=1, description=HYBRID_DOC)] = 0.0,
+    ) -> SearchResponse:
+        # A repeated search is answered from the result cache on the event loop: no thread hop.
+        page = searcher.cached_text_page(query, options, hybrid)
+        if page is None:
+            page = await gate.run(searcher.text_page, query, options, hybrid)
+        return page_response(request, query, options, page)
+
+    @router.post("/search-by-image", responses=ERRORS)
+    async def search_by_image(
+        request: Request,
+        searcher: SearcherDep,
+        file: Annotated[UploadFile, File(description=f"image, at most {settings.max_upload_bytes:,} bytes")],
+        options: Annotated[RankOptions, Depends(ranking.form)],
+    ) -> SearchResponse:
+        data = await read_upload(file, settings.max_upload_bytes)
+        page = await gate.run(searcher.image_page, data, options)
+        return page_response(request, file.filename or "uploaded image", options, page)
+
+
+def _term_routes(router: APIRouter, settings: Settings, gate: SearchGate) -> None:
     models = request_models(settings)
     # FastAPI validates bodies against the per-settings subclasses; mypy sees their base classes.
     if TYPE_CHECKING:
@@ -40,21 +88,6 @@ def build_query_router(settings: Settings, gate: SearchGate) -> APIRouter:
     else:
         SearchBody = models.search  # noqa: N806
         BatchBody = models.batch  # noqa: N806
-
-    @router.get("/similar/{image_id}", responses=_SIMILAR_ERRORS)
-    async def similar(
-        request: Request,
-        searcher: SearcherDep,
-        image_id: Annotated[int, Path(description="id of an indexed image")],
-        options: Annotated[RankOptions, Depends(ranking.query)],
-    ) -> SearchResponse:
-        """Images nearest to an indexed image (its stored vector; the image itself excluded)."""
-        if not 0 <= image_id < searcher.size:
-            raise HTTPException(
-                404, f"no image with id {image_id} (the index has ids 0..{searcher.size - 1})"
-            )
-        page = await gate.run(searcher.similar, image_id, options)
-        return page_response(request, f"similar to #{image_id}", options, page)
 
     @router.post("/search", responses=ERRORS)
     async def search_terms(request: Request, searcher: SearcherDep, body: SearchBody) -> SearchResponse:
@@ -84,8 +117,6 @@ def build_query_router(settings: Settings, gate: SearchGate) -> APIRouter:
             )
 
         return await gate.run(run)
-
-    return router
 
 
 def _core_terms(terms: Sequence[SearchTerm], max_upload_bytes: int) -> list[QueryTerm]:

@@ -1,0 +1,39 @@
+"""GET /health: the index, the encoder and the limits this API enforces."""
+
+from fastapi import APIRouter
+
+from imagesearch.api.deps import SearcherDep
+from imagesearch.api.schemas import HealthResponse, Limits
+from imagesearch.config import Settings
+from imagesearch.encoders.fallback import FALLBACK_WARNING
+
+
+def build_router(settings: Settings) -> APIRouter:
+    router = APIRouter()
+    limits = Limits.from_settings(settings)
+
+    @router.get("/health")
+    def health(searcher: SearcherDep) -> HealthResponse:
+        manifest = searcher.bundle.manifest
+        return HealthResponse(
+            status="ok",
+            images=searcher.size,
+            dimension=manifest.dim,
+            model=manifest.model,
+            pretrained=manifest.pretrained,
+            encoder=manifest.encoder_id,
+            index_type=manifest.index_type,
+            index_factory=manifest.index_factory,
+            search_params=manifest.search_params,
+            recall_at_10=manifest.recall_at_10,
+            captions=searcher.has_captions,
+            created_at=manifest.created_at,
+            fallback=searcher.encoder.fallback,
+            encoder_label=searcher.encoder.label,
+            activation=searcher.encoder.activation,
+            warning=FALLBACK_WARNING if searcher.encoder.fallback else None,
+            query_runtime=searcher.encoder.query_runtime,
+            limits=limits,
+        )
+
+    return router
