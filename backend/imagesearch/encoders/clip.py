@@ -22,6 +22,7 @@ from imagesearch.encoders.fast_paths import TEXT_PATH_TRUNCATED, encode_text_fas
 from imagesearch.encoders.onnx_towers import QueryRuntime
 from imagesearch.encoders.weights import (
     MISMATCH_WARNING,
+    Activation,
     hub_access,
     resolve_activation,
     resolve_weights,
@@ -58,23 +59,7 @@ class ClipEncoder:
         weights, weights_id = resolve_weights(settings)
         local = weights_id.startswith("sha256-")
         activation = resolve_activation(settings, None if local else weights)
-        with contextlib.nullcontext() if local else hub_access(settings.hub_probe_timeout_s):
-            try:
-                with warnings.catch_warnings():
-                    # open_clip only warns when the model and the tag's weights disagree: refuse.
-                    warnings.filterwarnings("error", message=MISMATCH_WARNING, category=UserWarning)
-                    model, _, preprocess = open_clip.create_model_and_transforms(
-                        settings.model, pretrained=weights, device=self.device, **activation.create_kwargs
-                    )
-            except UserWarning as exc:
-                raise EncoderUnavailableError(f"{settings.model} does not fit its weights: {exc}") from exc
-            except (RuntimeError, AssertionError, KeyError, ValueError, OSError) as exc:
-                if local:
-                    raise EncoderUnavailableError(
-                        f"the checkpoint {weights} does not fit IMAGESEARCH_MODEL={settings.model}: "
-                        f"{exc or type(exc).__name__}; check IMAGESEARCH_PRETRAINED and IMAGESEARCH_MODEL"
-                    ) from exc
-                raise WeightsUnavailableError(weights_help(settings, exc)) from exc
+        model, preprocess = _create_model(settings, (weights, local), activation, self.device)
         model.eval()
         self._model: Any = model
         self._preprocess: Any = preprocess
@@ -188,3 +173,31 @@ class ClipEncoder:
                     yield
             else:
                 yield
+
+
+def _create_model(
+    settings: Settings, weights: tuple[str, bool], activation: Activation, device: str
+) -> tuple[Any, Any]:
+    """open_clip's model and preprocessing for ``weights`` (value, is a local file), built with
+    the activation they need; a mismatch open_clip would only warn about is refused."""
+    import open_clip
+
+    value, local = weights
+    with contextlib.nullcontext() if local else hub_access(settings.hub_probe_timeout_s):
+        try:
+            with warnings.catch_warnings():
+                # open_clip only warns when the model and the tag's weights disagree: refuse.
+                warnings.filterwarnings("error", message=MISMATCH_WARNING, category=UserWarning)
+                model, _, preprocess = open_clip.create_model_and_transforms(
+                    settings.model, pretrained=value, device=device, **activation.create_kwargs
+                )
+        except UserWarning as exc:
+            raise EncoderUnavailableError(f"{settings.model} does not fit its weights: {exc}") from exc
+        except (RuntimeError, AssertionError, KeyError, ValueError, OSError) as exc:
+            if local:
+                raise EncoderUnavailableError(
+                    f"the checkpoint {value} does not fit IMAGESEARCH_MODEL={settings.model}: "
+                    f"{exc or type(exc).__name__}; check IMAGESEARCH_PRETRAINED and IMAGESEARCH_MODEL"
+                ) from exc
+            raise WeightsUnavailableError(weights_help(settings, exc)) from exc
+    return model, preprocess

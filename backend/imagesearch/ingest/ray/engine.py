@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -65,7 +66,7 @@ def embed_with_ray(
     if len(pending):
         started_here = _connect(options.ray_address)
         try:
-            _run(settings, encoder, todo, pending, work_dir, options, stages)
+            _run(_RayJob(settings, encoder, todo, options, stages), pending, work_dir)
         finally:
             if started_here:
                 ray.shutdown()
@@ -84,60 +85,85 @@ def _connect(address: str | None) -> bool:
     return True
 
 
-def _run(
-    settings: Settings,
-    encoder: Encoder,
-    todo: Sequence[str],
-    pending: np.ndarray[Any, np.dtype[np.int64]],
-    work_dir: Path,
-    options: PipelineOptions,
-    stages: StageTimes,
-) -> None:
+@dataclass(frozen=True)
+class _RayJob:
+    """One Ray run: what every stage needs to know."""
+
+    settings: Settings
+    encoder: Encoder
+    todo: Sequence[str]
+    options: PipelineOptions
+    stages: StageTimes
+
+
+@dataclass(frozen=True)
+class _ActorPlan:
+    decoders: int
+    encoders: int
+    gpus: int
+    cpu_share: float  # CPUs asked per actor
+    blocks: int
+
+
+def _plan(settings: Settings, pending: int) -> _ActorPlan:
+    """How many fetch/decode and encoder actors the cluster's resources and the work allow."""
     resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
     gpus = 0 if settings.device == "cpu" else int(resources.get("GPU", 0))
     cpus = max(1, int(resources.get("CPU", 1)))
-    n_blocks = -(-len(pending) // settings.ray_batch_size)
+    blocks = -(-pending // settings.ray_batch_size)
     encoders = settings.ray_encode_actors or (gpus or max(1, cpus // 2))
     if gpus and encoders > gpus:
         logger.warning("%d encoder actors asked for, the cluster has %d GPUs: using %d", encoders, gpus, gpus)
         encoders = gpus
-    encoders = min(encoders, -(-len(pending) // settings.batch_size))  # no idle actors for small runs
-    decoders = min(settings.ray_decode_actors or max(1, cpus - encoders), n_blocks)
+    encoders = min(encoders, -(-pending // settings.batch_size))  # no idle actors for small runs
+    decoders = min(settings.ray_decode_actors or max(1, cpus - encoders), blocks)
     # Derived sizes must fit the cluster (a 1-CPU machine still runs one actor of each stage).
     derived = not (settings.ray_encode_actors or settings.ray_decode_actors)
     cpu_share = min(1.0, cpus / (encoders + decoders)) if derived else 1.0
     logger.info("Ray: %d fetch/decode actors, %d encoder actors (%d GPUs)", decoders, encoders, gpus)
+    return _ActorPlan(decoders, encoders, gpus, cpu_share, blocks)
+
+
+def _dataset(job: _RayJob, plan: _ActorPlan, pending: np.ndarray[Any, np.dtype[np.int64]]) -> Any:
+    """The two Ray Data stages over the pending positions: fetch/decode actors, then encoders."""
+    settings = job.settings
     configs = _model_configs(settings.model_config_file)
-    context = ray.data.DataContext.get_current()
-    show_bars = context.enable_progress_bars
-    context.enable_progress_bars = sys.stderr.isatty() if options.progress is None else options.progress
-    rows = [{"position": int(position), "source": todo[position]} for position in pending]
-    dataset = (
-        ray.data.from_items(rows, override_num_blocks=n_blocks)
+    rows = [{"position": int(position), "source": job.todo[position]} for position in pending]
+    return (
+        ray.data.from_items(rows, override_num_blocks=plan.blocks)
         .map_batches(
             _Prepare,
-            fn_constructor_args=(settings, configs, encoder.id),
+            fn_constructor_args=(settings, configs, job.encoder.id),
             batch_size=settings.ray_batch_size,
             batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=decoders),
-            num_cpus=cpu_share,
+            compute=ray.data.ActorPoolStrategy(size=plan.decoders),
+            num_cpus=plan.cpu_share,
             udf_modifying_row_count=False,
         )
         .map_batches(
             _Encode,
-            fn_constructor_args=(settings, configs, encoder.id),
+            fn_constructor_args=(settings, configs, job.encoder.id),
             batch_size=settings.batch_size,
             batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=encoders),
-            num_cpus=cpu_share,
-            num_gpus=1 if gpus else 0,
+            compute=ray.data.ActorPoolStrategy(size=plan.encoders),
+            num_cpus=plan.cpu_share,
+            num_gpus=1 if plan.gpus else 0,
             udf_modifying_row_count=False,
         )
     )
+
+
+def _run(job: _RayJob, pending: np.ndarray[Any, np.dtype[np.int64]], work_dir: Path) -> None:
+    """Stream the stages' results into shards under ``work_dir`` as they arrive."""
+    settings, options, stages = job.settings, job.options, job.stages
+    context = ray.data.DataContext.get_current()
+    show_bars = context.enable_progress_bars
+    context.enable_progress_bars = sys.stderr.isatty() if options.progress is None else options.progress
+    dataset = _dataset(job, _plan(settings, len(pending)), pending)
     work_dir.mkdir(parents=True, exist_ok=True)
     try:
         bars = None if options.progress is None else not options.progress
-        with tqdm(total=len(rows), unit="img", disable=bars) as bar:
+        with tqdm(total=len(pending), unit="img", disable=bars) as bar:
             for rows_out in dataset.iter_batches(batch_size=settings.chunk_size, batch_format="numpy"):
                 batch = cast(Batch, rows_out)
                 write_shard(work_dir, batch)
