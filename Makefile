@@ -43,7 +43,7 @@ api: setup ## serve the API on $(API_HOST):$(API_PORT)
 	cd backend && IMAGESEARCH_DATA_DIR="$(abspath $(DATA_DIR))" ../$(VENV)/bin/uvicorn search_api:app --host $(API_HOST) --port $(API_PORT)
 
 # ---- Demo: real images from the package registries, indexed with CLIP (or, with no way to get
-# CLIP weights, the labelled offline fallback encoder); see README "Demo encoder quality" ----
+# CLIP weights, the labelled offline fallback encoder); see docs/models.md "Demo encoder quality" ----
 DEMO_GALLERY ?= backend/data/demo-gallery
 DEMO_DATA_DIR ?= backend/data/demo-index
 DEMO_STAMP := $(VENV)/.installed-demo

@@ -155,7 +155,7 @@ def read_gallery(csv_path: Path) -> dict[str, tuple[str, str]]:
 
 
 def main() -> int:
-    from demo_quality import gallery_parser  # bench/demo_quality.py: the same gallery arguments
+    from bench_demo_quality import gallery_parser  # the same gallery arguments
 
     args = gallery_parser(__doc__).parse_args()
 

@@ -2,7 +2,7 @@
 
 Needs the Tux Paint stamps (Debian) and the demo extra, which `make test` installs through
 `make demo-data`; without them the module is skipped with the reason. The floors are the figures
-in README "Demo encoder quality" (bench/demo_quality.py) minus a small margin.
+in docs/models.md "Demo encoder quality" (bench/bench_demo_quality.py) minus a small margin.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from imagesearch.ingest.pipeline import PipelineOptions, run_pipeline
 pytest.importorskip("efficientnet_lite_pytorch", reason="demo extra not installed (make setup-demo)")
 pytestmark = pytest.mark.slow  # encodes ~900 images: about a minute on 2 CPU cores
 
-# Measured (README): Tux Paint captions R@1 0.172, R@5 0.307, R@10 0.353; P@10 by label 0.467.
+# Measured (docs/models.md): Tux Paint captions R@1 0.172, R@5 0.307, R@10 0.353; P@10 by label 0.467.
 MARGIN = 0.03
 FLOORS = {
     "text->image Recall@1": 0.172 - MARGIN,
@@ -91,7 +91,7 @@ def test_simple_object_query_ranks_a_relevant_image_first(quality: DemoQuality, 
     assert check.relevant, f"{query!r} ranked {check.top_source} ({check.top_caption!r}) first"
 
 
-@pytest.mark.xfail(reason="known fallback limit: ImageNet has no scene classes (README)", strict=False)
+@pytest.mark.xfail(reason="known fallback limit: no scene classes in ImageNet (docs/models.md)", strict=False)
 def test_scene_query_with_the_fallback(quality: DemoQuality) -> None:
     check = next(check for check in quality.checks if check.query == "a city at night")
     assert check.relevant, f"'a city at night' ranked {check.top_source} first"

@@ -5,7 +5,7 @@ index with the gallery's own captions and category labels (``imagesearch.evaluat
 prints a Markdown table. The encoder is whatever IMAGESEARCH_ENCODER selects (``auto``: CLIP
 when its weights can be had, else the offline fallback), as for the API.
 
-    .venv/bin/python bench/demo_quality.py [--gallery DIR] [--data-dir DIR] [--json FILE]
+    .venv/bin/python bench/bench_demo_quality.py [--gallery DIR] [--data-dir DIR] [--json FILE]
 """
 
 from __future__ import annotations
