@@ -5,15 +5,13 @@ import csv
 import json
 import shutil
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from support.imageserver import ImageServer
-from support.paths import SUPPORT_DIR, TESTS_DIR
+from support.pipeline_cli import pipeline_process
 from support.tiny import settings_env, tiny_settings
 
 from imagesearch.config import Settings
@@ -239,13 +237,8 @@ def test_captions_must_match_the_urls(tmp_path: Path) -> None:
 
 
 def run_cli(settings: Settings, source: Path, crash: tuple[str, int] | None = None) -> int:
-    env = settings_env(settings)
-    script = TESTS_DIR.parent / "run_pipeline.py"
-    if crash:
-        env.update(CRASH_AT=crash[0], CRASH_AFTER=str(crash[1]))
-        script = SUPPORT_DIR / "crashpoint.py"
-    args = [str(source), "--quiet", "--caption-column", "what", "--caption-column", "where"]
-    return subprocess.run([sys.executable, str(script), *args], env=env, capture_output=True).returncode
+    args = ("--caption-column", "what", "--caption-column", "where")
+    return pipeline_process(settings_env(settings), source, *args, crash=crash).returncode
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,11 @@
 
 import shutil
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from support.paths import SUPPORT_DIR, TESTS_DIR
+from support.pipeline_cli import pipeline_process
 from support.tiny import settings_env, tiny_settings
 
 from imagesearch.config import Settings
@@ -16,13 +14,7 @@ from imagesearch.index.store import IndexBundle, load_bundle
 
 
 def run(settings: Settings, source: Path, crash: tuple[str, int] | None = None) -> int:
-    env = settings_env(settings)
-    script = [str(TESTS_DIR.parent / "run_pipeline.py")]
-    if crash:
-        env.update(CRASH_AT=crash[0], CRASH_AFTER=str(crash[1]))
-        script = [str(SUPPORT_DIR / "crashpoint.py")]
-    result = subprocess.run([sys.executable, *script, str(source), "--quiet"], env=env, capture_output=True)
-    return result.returncode
+    return pipeline_process(settings_env(settings), source, crash=crash).returncode
 
 
 def same(a: IndexBundle, b: IndexBundle) -> bool:

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from support.imageserver import ImageServer
-from support.paths import BACKEND_DIR, SUPPORT_DIR
+from support.paths import BACKEND_DIR
+from support.pipeline_cli import pipeline_process
 from support.tiny import BuiltIndex, settings_env, tiny_settings
 
 from imagesearch.encoders.protocol import Encoder
@@ -131,13 +132,7 @@ def test_kill_9_then_rerun_resumes_to_the_same_index(
     # by tests/support/crashpoint.py when its 8th encoder call starts. A chunk of 4 images makes 3 calls
     # (two batches of 2, then the empty remainder) and is saved after the last, so exactly 2 of
     # the 6 chunks are on disk, deterministically (a kill timed from outside raced the run).
-    killed = subprocess.run(
-        [sys.executable, str(SUPPORT_DIR / "crashpoint.py"), str(image_dir), "--quiet", "--no-resume",
-         "--no-incremental"],
-        env=env | {"CRASH_AT": "encode", "CRASH_AFTER": "7"},
-        capture_output=True,
-        timeout=120,
-    )  # fmt: skip
+    killed = pipeline_process(env, image_dir, "--no-resume", "--no-incremental", crash=("encode", 7))
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     done_before_rerun = len(list(resumed.work_dir.rglob("chunk-*.npz")))
     assert done_before_rerun == 2
