@@ -50,13 +50,17 @@ class IndexBundle:
     manifest: Manifest
     captions: list[str] | None = None  # ``captions[i]`` describes vector ``i``; None: no captions
 
-    def local_path(self, image_id: int) -> Path:
-        """The file behind indexed image ``image_id``: InvalidQueryError for an unknown id or for a
-        remote (http/https) source, so only indexed local files are ever served."""
+    def check_id(self, image_id: int) -> None:
+        """InvalidQueryError unless ``image_id`` is a vector of this index."""
         if not 0 <= image_id < len(self.urls):
             raise InvalidQueryError(
                 f"no image with id {image_id} (the index has ids 0..{len(self.urls) - 1})"
             )
+
+    def local_path(self, image_id: int) -> Path:
+        """The file behind indexed image ``image_id``: InvalidQueryError for an unknown id or for a
+        remote (http/https) source, so only indexed local files are ever served."""
+        self.check_id(image_id)
         source = self.urls[image_id]
         parsed = urlparse(source)
         if parsed.scheme.lower() in ("http", "https"):

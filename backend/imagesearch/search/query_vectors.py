@@ -3,7 +3,7 @@ vectors) and weighted combinations of them, each a unit row; and the checks of t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,12 +30,14 @@ class Query:
 class QueryVectors:
     """Turns query inputs into (n, dim) float32 unit vectors for one encoder and one index."""
 
-    def __init__(self, settings: Settings, encoder: Encoder, stored: StoredVectors, size: int) -> None:
+    def __init__(
+        self, settings: Settings, encoder: Encoder, stored: StoredVectors, check_id: Callable[[int], None]
+    ) -> None:
         self.settings = settings
         self.encoder = encoder
         self.text_cache = VectorCache(settings.text_cache_size)
         self._stored = stored
-        self._size = size
+        self.check_id = check_id  # InvalidQueryError for an id the index does not hold
         self._dim = encoder.dim
         # Decode JPEG uploads at reduced scale, keeping JPEG_DRAFT_FACTOR x the model's input side.
         self._min_side = draft_min_side(settings.jpeg_draft_factor, encoder.image_size)
@@ -96,10 +98,6 @@ class QueryVectors:
         if groups["image"]:
             rows[groups["image"]] = self.images([terms[i].image or b"" for i in groups["image"]])
         return rows
-
-    def check_id(self, image_id: int) -> None:
-        if not 0 <= image_id < self._size:
-            raise InvalidQueryError(f"no image with id {image_id} (the index has ids 0..{self._size - 1})")
 
     def clean_text(self, query: str) -> str:
         text = " ".join(query.split())

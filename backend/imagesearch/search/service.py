@@ -57,7 +57,7 @@ class Searcher:
         self.encoder = encoder
         self.bundle = bundle
         self.stored = StoredVectors(bundle.index)
-        self.queries = QueryVectors(settings, encoder, self.stored, len(bundle.urls))
+        self.queries = QueryVectors(settings, encoder, self.stored, bundle.check_id)
         self.index_search = IndexSearch(bundle.index, settings.faiss_threads)
         # Whole pages of text searches: a repeated search skips the encoder and FAISS.
         self.page_cache: LruCache[tuple[str, RankOptions, float], Page] = LruCache(settings.result_cache_size)

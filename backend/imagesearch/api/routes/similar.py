@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from imagesearch.api.deps import ERRORS, SearcherDep, SearchGate, page_response, ranking_dependencies
 from imagesearch.api.schemas import ErrorResponse, SearchResponse
 from imagesearch.config import Settings
+from imagesearch.errors import InvalidQueryError
 from imagesearch.search.ranking import RankOptions
 
 _SIMILAR_ERRORS: dict[int | str, dict[str, object]] = {
@@ -31,10 +32,10 @@ def build_router(settings: Settings, gate: SearchGate) -> APIRouter:
         options: Annotated[RankOptions, Depends(ranking.query)],
     ) -> SearchResponse:
         """Images nearest to an indexed image (its stored vector; the image itself excluded)."""
-        if not 0 <= image_id < searcher.size:
-            raise HTTPException(
-                404, f"no image with id {image_id} (the index has ids 0..{searcher.size - 1})"
-            )
+        try:
+            searcher.bundle.check_id(image_id)
+        except InvalidQueryError as exc:
+            raise HTTPException(404, str(exc)) from exc
         page = await gate.run(searcher.similar, image_id, options)
         return page_response(request, f"similar to #{image_id}", options, page)
 
