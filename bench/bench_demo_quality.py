@@ -23,12 +23,12 @@ sys.path.insert(0, str(ROOT / "backend"))
 
 from imagesearch.config import Settings  # noqa: E402
 from imagesearch.demo.gallery import build_gallery  # noqa: E402
-from imagesearch.demo.registry import obtain_sources  # noqa: E402
 from imagesearch.encoders.factory import load_encoder  # noqa: E402
 from imagesearch.evaluation.demo_quality import format_markdown, measure_demo_quality  # noqa: E402
 from imagesearch.index.store import load_bundle, read_manifest  # noqa: E402
 from imagesearch.ingest.pipeline import PipelineOptions, run_pipeline  # noqa: E402
 from imagesearch.search.compatibility import check_compatible  # noqa: E402
+from tools.demo_sources import obtain_sources  # noqa: E402
 
 logger = logging.getLogger("demo_quality")
 

@@ -239,10 +239,14 @@ export interface components {
              * @description drop results scoring below
              */
             min_score?: number | null;
-            /** Queries */
+            /**
+             * Queries
+             * @description queries, answered in this order
+             */
             queries: components["schemas"]["BatchQuery"][];
             /**
              * Top K
+             * @description number of results per query
              * @default 10
              */
             top_k: number;
@@ -487,13 +491,18 @@ export interface components {
             min_score?: number | null;
             /**
              * Offset
+             * @description rank of the first result (pagination)
              * @default 0
              */
             offset: number;
-            /** Terms */
+            /**
+             * Terms
+             * @description weighted terms; at least one positive
+             */
             terms: components["schemas"]["SearchTerm"][];
             /**
              * Top K
+             * @description number of results
              * @default 10
              */
             top_k: number;

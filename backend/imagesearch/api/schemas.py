@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic.fields import FieldInfo
 
 from imagesearch.config import Settings
 from imagesearch.search.query_terms import BATCH_POSITIVE, NONZERO_WEIGHT, ONE_KIND, ONE_POSITIVE
@@ -187,24 +188,26 @@ class RequestModels:
 
 def request_models(settings: Settings) -> RequestModels:
     """Subclasses of the request models carrying this configuration's limits (shown in /docs)."""
-    text: Any = (
-        str | None,
-        Field(default=None, min_length=1, max_length=settings.max_query_chars, description="text to match"),
-    )
-    top_k = (int, Field(default=settings.default_top_k, ge=1, le=settings.max_top_k))
+    text = _limited(SearchTerm, "text", str | None, max_length=settings.max_query_chars)
     term = create_model("SearchTerm", __base__=SearchTerm, text=text)
     query = create_model("BatchQuery", __base__=BatchQuery, text=text)
     search = create_model(
         "SearchRequest",
         __base__=SearchRequest,
-        terms=(list[term], Field(min_length=1, max_length=settings.max_query_terms)),  # type: ignore[valid-type]
-        top_k=top_k,
-        offset=(int, Field(default=0, ge=0, le=settings.max_offset)),
+        terms=_limited(SearchRequest, "terms", list[term], max_length=settings.max_query_terms),  # type: ignore[valid-type]
+        top_k=_limited(SearchRequest, "top_k", int, default=settings.default_top_k, le=settings.max_top_k),
+        offset=_limited(SearchRequest, "offset", int, le=settings.max_offset),
     )
     batch = create_model(
         "BatchRequest",
         __base__=BatchRequest,
-        queries=(list[query], Field(min_length=1, max_length=settings.max_batch_queries)),  # type: ignore[valid-type]
-        top_k=top_k,
+        queries=_limited(BatchRequest, "queries", list[query], max_length=settings.max_batch_queries),  # type: ignore[valid-type]
+        top_k=_limited(BatchRequest, "top_k", int, default=settings.default_top_k, le=settings.max_top_k),
     )
     return RequestModels(search=search, batch=batch)
+
+
+def _limited(model: type[BaseModel], name: str, annotation: Any, **limits: Any) -> Any:
+    """``model``'s field ``name`` (its default, constraints and description) with ``limits`` added."""
+    base = model.model_fields[name]
+    return (annotation, FieldInfo.merge_field_infos(base, Field(**limits)))

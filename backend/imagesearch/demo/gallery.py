@@ -1,8 +1,10 @@
 """Demo gallery: real images from package registries -> image files + a ``photos_url.csv``-shaped CSV.
 
-``python -m imagesearch.demo.gallery OUTDIR`` writes ``OUTDIR/images/...`` (RGB JPEGs, transparent
-cut-outs flattened onto white) and ``OUTDIR/photos_url.csv`` with the columns ``url`` (absolute
-path), ``caption``, ``label`` and ``origin``. Sources, richest first (see shared/DATA.md):
+``build_gallery`` writes ``OUTDIR/images/...`` (RGB JPEGs, transparent cut-outs flattened onto
+white) and ``OUTDIR/photos_url.csv`` with the columns ``url`` (absolute path), ``caption``,
+``label`` and ``origin``; ``python backend/tools/demo_data.py OUTDIR`` (``make demo-data``) first
+obtains the sources (apt-get/pip, in ``backend/tools/demo_sources.py``).
+Sources, richest first (see shared/DATA.md):
 
 - Debian ``tuxpaint-stamps-default``: photographic cut-outs and clip-art with a human-written
   one-line description (line 1 of ``NAME.txt``) and a category folder;
@@ -15,24 +17,37 @@ with the same sources reuses the finished gallery (``OUTDIR/.gallery-complete``)
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
 import logging
 import re
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
 
-from imagesearch.demo.registry import RegistrySources, obtain_sources
 from imagesearch.files import write_bytes_atomic
 from imagesearch.images import to_rgb
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RegistrySources:
+    """Folders holding each source's files; None where that source could not be had.
+
+    Obtaining them (apt-get, pip download) is provisioning, not runtime: ``backend/tools/demo_data.py``.
+    """
+
+    tuxpaint_dir: Path | None = None
+    scratch_media_dir: Path | None = None
+    pypi_dir: Path | None = None
+
+    def describe(self) -> dict[str, str]:
+        return {name: str(value) for name, value in vars(self).items() if value is not None}
+
 
 GALLERY_VERSION = 1
 CSV_NAME = "photos_url.csv"
@@ -226,33 +241,3 @@ def build_gallery(out_dir: Path, sources: RegistrySources) -> GalleryReport:
         csv_path,
     )
     return report
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m imagesearch.demo.gallery",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("out_dir", type=Path, help="where the images and photos_url.csv go")
-    parser.add_argument("--no-install", action="store_true", help="use only what is already on disk")
-    parser.add_argument("--pypi-only", action="store_true", help="skip Debian packages (the fallback set)")
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    args = parse_args(argv)
-    cache = args.out_dir.resolve() / ".registry-cache"
-    sources = obtain_sources(cache, install=not args.no_install, debian=not args.pypi_only)
-    try:
-        report = build_gallery(args.out_dir, sources)
-    except RuntimeError as exc:
-        logger.error("%s", exc)
-        return 1
-    logger.info("gallery CSV: %s (%d images)", report.csv_path, report.written)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import shutil
 import time
@@ -25,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from tqdm import tqdm
 
 from imagesearch.config import Settings
@@ -35,6 +33,7 @@ from imagesearch.files import write_bytes_atomic
 from imagesearch.index.factory import build_index
 from imagesearch.index.manifest import Manifest
 from imagesearch.index.store import save_bundle
+from imagesearch.ingest.checkpoints import collect, load_rows, save_rows
 from imagesearch.ingest.fetch import Fetcher
 from imagesearch.ingest.incremental import load_reusable, merge_reused, sources_to_encode
 from imagesearch.ingest.prepare import SourcePreparer, run_key
@@ -158,7 +157,8 @@ def _embed_local(
         disable=(None if options.progress is None else not options.progress),
     ) as bar:
         _LocalRun(settings, encoder, todo, stages).encode_chunks(pending, work_dir, bar)
-    return _collect_chunks(work_dir, n_chunks, encoder.dim), resumed
+    chunks = [_chunk_path(work_dir, chunk) for chunk in range(n_chunks)]
+    return collect(load_rows(chunks, encoder.dim), len(todo)), resumed
 
 
 @dataclass
@@ -243,27 +243,23 @@ def _encode(encoder: Encoder, batch: list[_Decoded], stages: StageTimes) -> Floa
 
 
 def _save_chunk(path: Path, items: list[_Decoded], vectors: FloatArray) -> None:
-    ok = np.array([item.position for item in items if item.pixels is not None], dtype=np.int64)
-    failed = [(item.position, item.error) for item in items if item.pixels is None]
-    buffer = io.BytesIO()
-    np.savez(buffer, positions=ok, vectors=vectors, failures=np.array(json.dumps(failed)))
-    write_bytes_atomic(path, buffer.getvalue())
+    """One chunk in the shared checkpoint format (ingest/checkpoints.py): a row per item."""
+    rows = np.zeros((len(items), vectors.shape[1]), dtype=np.float32)
+    ok = np.array([item.pixels is not None for item in items], dtype=bool)
+    rows[ok] = vectors
+    save_rows(
+        path,
+        {
+            "position": np.array([item.position for item in items], dtype=np.int64),
+            "vector": rows,
+            "error": np.array([_row_error(item) for item in items], dtype=np.str_),
+        },
+    )
 
 
-def _collect_chunks(
-    work_dir: Path, n_chunks: int, dim: int
-) -> tuple[FloatArray, npt.NDArray[np.int64], list[tuple[int, str]]]:
-    vectors: list[FloatArray] = [np.zeros((0, dim), dtype=np.float32)]
-    positions: list[npt.NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)]
-    failures: list[tuple[int, str]] = []
-    for chunk in range(n_chunks):
-        with np.load(_chunk_path(work_dir, chunk)) as saved:
-            if saved["vectors"].shape != (len(saved["positions"]), dim):
-                raise SourceError(f"checkpoint {chunk} does not fit this encoder; rerun with --no-resume")
-            vectors.append(saved["vectors"])
-            positions.append(saved["positions"])
-            failures.extend((int(p), str(e)) for p, e in json.loads(str(saved["failures"])))
-    return np.concatenate(vectors), np.concatenate(positions), failures
+def _row_error(item: _Decoded) -> str:
+    # An empty error marks a row that succeeded, so a failure always carries a message.
+    return "" if item.pixels is not None else (item.error or "could not be read")
 
 
 def _write_failures(path: Path, failures: list[tuple[int, str]], sources: Sequence[str]) -> None:

@@ -11,15 +11,16 @@ from PIL import Image, ImageDraw
 
 from imagesearch.demo.gallery import (
     CSV_COLUMNS,
+    RegistrySources,
     build_gallery,
     caption_from_name,
     collect_pypi,
     collect_tuxpaint,
-    main,
     read_caption,
 )
-from imagesearch.demo.registry import TUXPAINT_DIR, RegistrySources, obtain_sources
 from imagesearch.ingest.sources import read_sources
+from tools.demo_data import main
+from tools.demo_sources import TUXPAINT_DIR, obtain_sources
 
 
 def cutout(path: Path, size: int = 120, colour: tuple[int, int, int] = (200, 30, 30)) -> Path:

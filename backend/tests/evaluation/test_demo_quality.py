@@ -20,12 +20,12 @@ from support.tiny import tiny_settings
 
 from imagesearch.config import Settings
 from imagesearch.demo.gallery import GalleryReport, build_gallery
-from imagesearch.demo.registry import obtain_sources
 from imagesearch.encoders.factory import load_encoder
 from imagesearch.encoders.protocol import Encoder
 from imagesearch.evaluation.demo_quality import SIMPLE_QUERIES, DemoQuality, measure_demo_quality
 from imagesearch.index.store import load_bundle
 from imagesearch.ingest.pipeline import PipelineOptions, run_pipeline
+from tools.demo_sources import obtain_sources
 
 pytest.importorskip("efficientnet_lite_pytorch", reason="demo extra not installed (make setup-demo)")
 pytestmark = pytest.mark.slow  # encodes ~900 images: about a minute on 2 CPU cores

@@ -4,7 +4,7 @@ Stages: a dataset of (position, source) rows -> ``map_batches`` fetch + decode +
 actors (the same Fetcher, decode_image and ``Encoder.prepare`` as the local engine; a failure
 becomes a row with an error, never a dropped row) -> ``map_batches`` encode on an actor pool, one
 GPU per actor when the cluster has GPUs -> rows streamed back to the driver and saved as shards
-under ``settings.work_dir / "ray-<run key>"`` (ray_shards.py) -> read back, sorted by position.
+under ``settings.work_dir / "ray-<run key>"`` (ingest/checkpoints.py) -> read back, sorted by position.
 Every position must come back exactly once, so alignment holds as in the local engine; a rerun
 with the same sources and encoder skips the positions already in shards. Workers get the driver's Settings and
 the content of its model config file, and refuse to run with weights that differ from the
@@ -40,9 +40,9 @@ from imagesearch.encoders.factory import load_encoder
 from imagesearch.encoders.protocol import Encoder
 from imagesearch.errors import EncoderUnavailableError, ImageSearchError
 from imagesearch.files import write_bytes_atomic
+from imagesearch.ingest.checkpoints import Rows, collect, ray_run_key, read_shards, write_shard
 from imagesearch.ingest.fetch import Fetcher
 from imagesearch.ingest.prepare import SourcePreparer
-from imagesearch.ingest.ray.shards import Batch, collect, read_shards, shard_run_key, write_shard
 from imagesearch.ingest.types import Embedded, PipelineOptions, StageTimes
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def embed_with_ray(
     settings: Settings, encoder: Encoder, todo: Sequence[str], options: PipelineOptions, stages: StageTimes
 ) -> Embedded:
     """Fetch/decode and encode ``todo`` as Ray Data stages: (vectors, positions in todo, failures)."""
-    work_dir = settings.work_dir / f"ray-{shard_run_key(encoder, todo)}"
+    work_dir = settings.work_dir / f"ray-{ray_run_key(encoder, todo)}"
     if not options.resume:
         shutil.rmtree(work_dir, ignore_errors=True)
     done = read_shards(work_dir, encoder.dim)
@@ -165,7 +165,7 @@ def _run(job: _RayJob, pending: np.ndarray[Any, np.dtype[np.int64]], work_dir: P
         bars = None if options.progress is None else not options.progress
         with tqdm(total=len(pending), unit="img", disable=bars) as bar:
             for rows_out in dataset.iter_batches(batch_size=settings.chunk_size, batch_format="numpy"):
-                batch = cast(Batch, rows_out)
+                batch = cast(Rows, rows_out)
                 write_shard(work_dir, batch)
                 stages.fetch_decode += float(batch["fetch_s"].sum())
                 stages.encode += float(batch["encode_s"].sum())
@@ -191,7 +191,7 @@ class _Prepare:
         self._prepare = SourcePreparer(settings, self._encoder, Fetcher(settings))
         self._threads = ThreadPoolExecutor(settings.fetch_workers, thread_name_prefix="fetch")
 
-    def __call__(self, batch: Batch) -> Batch:
+    def __call__(self, batch: Rows) -> Rows:
         started = time.perf_counter()
         results = list(self._threads.map(self._prepare, [str(source) for source in batch["source"]]))
         pixels = np.zeros((len(results), *self._shape), dtype=np.float32)
@@ -213,7 +213,7 @@ class _Encode:
     def __init__(self, settings: Settings, configs: ModelConfigs, expected_id: str) -> None:
         self._encoder = _load_checked(_worker_settings(settings, configs), expected_id)
 
-    def __call__(self, batch: Batch) -> Batch:
+    def __call__(self, batch: Rows) -> Rows:
         started = time.perf_counter()
         ok = np.array([not error for error in batch["error"]], dtype=bool)
         vectors = np.zeros((len(ok), self._encoder.dim), dtype=np.float32)

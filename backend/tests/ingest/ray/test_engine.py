@@ -15,7 +15,7 @@ from support.tiny import settings_env, tiny_settings
 from support.weights import save_random_checkpoint
 
 from imagesearch.encoders.protocol import Encoder
-from imagesearch.errors import EncoderUnavailableError, SourceError
+from imagesearch.errors import EncoderUnavailableError
 from imagesearch.index.store import load_bundle
 from imagesearch.ingest.pipeline import PipelineOptions, StageTimes, run_pipeline
 
@@ -23,7 +23,6 @@ ray = pytest.importorskip("ray")
 
 from imagesearch.ingest.cli import parse_args  # noqa: E402
 from imagesearch.ingest.ray.engine import embed_with_ray  # noqa: E402
-from imagesearch.ingest.ray.shards import collect, read_shards, write_shard  # noqa: E402
 
 # Small batches so that the 12 sources span several Ray blocks, encoder batches and shards.
 SMALL = {"batch_size": 3, "ray_batch_size": 2, "chunk_size": 4}
@@ -145,20 +144,3 @@ def test_cli_joins_a_running_cluster(
     assert "10 images indexed, 2 failed (of 12)" in process.stderr
     bundle = load_bundle(settings)
     assert bundle.urls == [line for n, line in enumerate(source.read_text().split()) if n not in (3, 8)]
-
-
-def test_a_lost_or_repeated_row_stops_the_run_instead_of_shifting_alignment(tmp_path: Path) -> None:
-    def shard(positions: list[int]) -> None:
-        rows = {
-            "position": np.array(positions),
-            "vector": np.ones((len(positions), 4), dtype=np.float32),
-            "error": np.array([""] * len(positions), dtype=object),
-        }
-        write_shard(tmp_path, rows)
-
-    shard([0, 2])
-    with pytest.raises(SourceError, match="returned 2 rows for 3 images"):
-        collect(read_shards(tmp_path, 4), 3)
-    shard([1, 2])
-    with pytest.raises(SourceError, match="returned 4 rows for 3 images"):
-        collect(read_shards(tmp_path, 4), 3)

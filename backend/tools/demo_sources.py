@@ -1,4 +1,7 @@
-"""Where the demo images come from: Debian packages when apt can run, else PyPI wheels.
+"""Provisioning of the demo images: Debian packages when apt can run, else PyPI wheels.
+
+This is set-up code (apt-get, dpkg-deb, pip download), so it lives outside the runtime package;
+``imagesearch.demo.gallery`` turns the folders it finds into the gallery.
 
 Every step says in the log what it did and, when it cannot run (no apt, not root, no registry),
 why, and which fallback it takes. Nothing is fetched from anywhere but the package registries.
@@ -12,8 +15,9 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
+
+from imagesearch.demo.gallery import RegistrySources
 
 logger = logging.getLogger(__name__)
 
@@ -25,18 +29,6 @@ SCRATCH_MEDIA = Path("usr/share/scratch/Media")
 PYPI_WHEELS = ("scikit-image==0.26.0", "foolbox==3.3.4")
 PYPI_MEMBER_PREFIXES = ("skimage/data/", "foolbox/data/imagenet_")
 APT_TIMEOUT_S = 1800
-
-
-@dataclass(frozen=True)
-class RegistrySources:
-    """Folders holding each source's files; None where that source could not be had."""
-
-    tuxpaint_dir: Path | None = None
-    scratch_media_dir: Path | None = None
-    pypi_dir: Path | None = None
-
-    def describe(self) -> dict[str, str]:
-        return {name: str(value) for name, value in vars(self).items() if value is not None}
 
 
 def obtain_sources(cache: Path, install: bool = True, debian: bool = True) -> RegistrySources:
