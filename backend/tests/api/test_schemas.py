@@ -12,7 +12,8 @@ REQUEST_SCHEMAS = ("SearchRequest", "BatchRequest", "SearchTerm", "BatchQuery")
 
 @pytest.fixture(scope="module")
 def components() -> dict[str, dict]:
-    settings = Settings(max_top_k=37, max_offset=120, max_query_terms=5, max_batch_queries=9, max_query_chars=77)
+    limits = {"max_top_k": 37, "max_offset": 120, "max_query_terms": 5, "max_batch_queries": 9}
+    settings = Settings(**limits, max_query_chars=77)
     return create_app(settings).openapi()["components"]["schemas"]
 
 
