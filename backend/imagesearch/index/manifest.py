@@ -16,6 +16,8 @@ from imagesearch.errors import IndexLoadError
 MANIFEST_VERSION = 1
 # One caption per vector, a JSON list of str (never a pickle); present only when the manifest says so.
 CAPTIONS_RELPATH = Path("embeddings") / "captions.json"
+# Typed metadata (index/metadata.py), one row per vector, Parquet; present only when the manifest says so.
+METADATA_RELPATH = Path("embeddings") / "metadata.parquet"
 
 
 class Manifest(BaseModel):
@@ -48,6 +50,11 @@ class Manifest(BaseModel):
     has_captions: bool = Field(default=False, description="embeddings/captions.json belongs to this build")
     caption_columns: list[str] = Field(
         default_factory=list, description="source columns the captions came from"
+    )
+    # Metadata (defaults keep older manifests loading: no metadata fields).
+    has_metadata: bool = Field(default=False, description="embeddings/metadata.parquet belongs to this build")
+    metadata_fields: dict[str, str] = Field(
+        default_factory=dict, description="metadata field -> type (string, number, boolean, datetime, list)"
     )
 
 

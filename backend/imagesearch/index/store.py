@@ -1,21 +1,15 @@
-"""Index storage: the only module that reads or writes the FAISS index and its metadata files.
+"""Index storage: the only module that reads or writes the FAISS index and the files beside it.
 
-Saving the files (URL list, captions when there are any, index, manifest) is one atomic commit:
-each is written to a temp file beside its target and fsynced (the index straight from FAISS to
-its file, never as one in-memory copy); then a small journal naming the temp files is written
-atomically (the commit point); then the temp files are renamed over the targets and the journal
-is removed. A crash before the commit point leaves the previous set untouched (the orphaned temp
-files are removed later); a crash after it is rolled forward by ``recover`` on the next load or
-save, so readers never see a mix of two builds. Loads check that the files agree (counts,
-dimension, checksums) before anything is served; the manifest says whether captions belong to it.
+Saving the files (URL list, captions and metadata when there are any, index, manifest) is one
+atomic commit (``index/commit.py``), so readers never see a mix of two builds. Loads check that
+the files agree (counts, dimension, checksums) before anything is served; the manifest says
+whether captions and metadata belong to it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,16 +22,18 @@ from pydantic import ValidationError
 
 from imagesearch.config import INDEX_RELPATH, MANIFEST_RELPATH, URLS_RELPATH, Settings
 from imagesearch.errors import IndexLoadError, InvalidQueryError
-from imagesearch.files import file_sha256, fsync_dir, write_bytes_atomic
+from imagesearch.index import commit
 from imagesearch.index.factory import apply_search_params
 from imagesearch.index.manifest import (
     CAPTIONS_RELPATH,
+    METADATA_RELPATH,
     Manifest,
     dumps_captions,
     dumps_urls,
     loads_captions,
     loads_urls,
 )
+from imagesearch.index.metadata import MetadataTable
 from imagesearch.vectors import FloatArray
 
 
@@ -49,6 +45,12 @@ class IndexBundle:
     urls: list[str]
     manifest: Manifest
     captions: list[str] | None = None  # ``captions[i]`` describes vector ``i``; None: no captions
+    metadata: MetadataTable | None = None  # row ``i`` describes vector ``i``; None: no metadata
+
+    @property
+    def table(self) -> MetadataTable:
+        """The metadata, or a table without fields when the index has none."""
+        return self.metadata if self.metadata is not None else MetadataTable.empty(len(self.urls))
 
     def check_id(self, image_id: int) -> None:
         """InvalidQueryError unless ``image_id`` is a vector of this index."""
@@ -80,7 +82,7 @@ def index_type_name(index: Any) -> str:
     return type(index).__name__
 
 
-JOURNAL_NAME = ".commit-journal.json"
+BUNDLE_RELPATHS = (INDEX_RELPATH, URLS_RELPATH, CAPTIONS_RELPATH, METADATA_RELPATH, MANIFEST_RELPATH)
 
 
 def save_bundle(
@@ -89,49 +91,50 @@ def save_bundle(
     urls: list[str],
     manifest: Manifest,
     captions: list[str] | None = None,
+    metadata: MetadataTable | None = None,
 ) -> Manifest:
-    """Write index, URL list, captions (if any) and manifest (with checksums) as one atomic commit.
+    """Write index, URL list, captions and metadata (if any) and manifest (with checksums) as one
+    atomic commit.
 
     The index goes straight from FAISS to its staged file and is hashed from there by streaming,
-    so saving needs no second in-memory copy of it. Without captions, a ``captions.json`` left by
-    an older build stays but no longer counts: the manifest says the index has none.
+    so saving needs no second in-memory copy of it. Without captions (metadata), a file an older
+    build left stays but no longer counts: the manifest says the index has none.
     """
-    if index.ntotal != len(urls):
-        raise ValueError(f"index has {index.ntotal} vectors but {len(urls)} URLs")
-    if captions is not None and len(captions) != len(urls):
-        raise ValueError(f"{len(captions)} captions for {len(urls)} URLs")
+    _check_aligned(index, urls, captions, metadata)
     recover(settings.data_dir)
-    blobs = {settings.urls_path: dumps_urls(urls)}
-    if captions is not None:
-        blobs[settings.data_dir / CAPTIONS_RELPATH] = dumps_captions(captions)
-    staged: dict[Path, Path] = {}
-    try:
-        for target, data in blobs.items():
-            staged[target] = stage_file(target, data)
-        staged[settings.index_path] = stage_file(settings.index_path, _index_writer(index))
-        checksums = {
-            str(target.relative_to(settings.data_dir)): file_sha256(tmp) for target, tmp in staged.items()
-        }
+    with commit.StagedCommit(settings.data_dir) as staged:
+        staged.stage(settings.urls_path, dumps_urls(urls))
+        if captions is not None:
+            staged.stage(settings.data_dir / CAPTIONS_RELPATH, dumps_captions(captions))
+        if metadata is not None:
+            staged.stage(settings.data_dir / METADATA_RELPATH, metadata.to_parquet_bytes())
+        staged.stage(settings.index_path, _index_writer(index))
         manifest = manifest.model_copy(
             update={
                 "count": len(urls),
                 "dim": index.d,
                 "index_type": index_type_name(index),
-                "checksums": checksums,
+                "checksums": staged.checksums(),
                 "has_captions": captions is not None,
                 "caption_columns": manifest.caption_columns if captions is not None else [],
+                "has_metadata": metadata is not None,
+                "metadata_fields": dict(metadata.fields) if metadata is not None else {},
             }
         )
-        manifest_json = manifest.model_dump_json(indent=2).encode()
-        staged[settings.manifest_path] = stage_file(settings.manifest_path, manifest_json)
-    except BaseException:
-        for tmp in staged.values():  # not committed: the previous set stays as it was
-            tmp.unlink(missing_ok=True)
-        raise
-    journal = {str(target.relative_to(settings.data_dir)): tmp.name for target, tmp in staged.items()}
-    write_bytes_atomic(settings.data_dir / JOURNAL_NAME, json.dumps(journal).encode())
-    recover(settings.data_dir)
+        staged.stage(settings.manifest_path, manifest.model_dump_json(indent=2).encode())
+        staged.commit()
     return manifest
+
+
+def _check_aligned(
+    index: Any, urls: list[str], captions: list[str] | None, metadata: MetadataTable | None
+) -> None:
+    if index.ntotal != len(urls):
+        raise ValueError(f"index has {index.ntotal} vectors but {len(urls)} URLs")
+    if captions is not None and len(captions) != len(urls):
+        raise ValueError(f"{len(captions)} captions for {len(urls)} URLs")
+    if metadata is not None and metadata.rows != len(urls):
+        raise ValueError(f"{metadata.rows} metadata rows for {len(urls)} URLs")
 
 
 def _index_writer(index: Any) -> Callable[[Path], None]:
@@ -141,49 +144,13 @@ def _index_writer(index: Any) -> Callable[[Path], None]:
     return write
 
 
-def stage_file(target: Path, data: bytes | Callable[[Path], None]) -> Path:
-    """Write ``data`` (bytes, or a writer given the path) to a durable temp file beside ``target``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".staged", dir=target.parent)
-    try:
-        if isinstance(data, bytes):
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-        else:
-            os.close(fd)
-            data(Path(name))
-        with Path(name).open("rb") as written:
-            os.fsync(written.fileno())
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return Path(name)
-
-
 def recover(data_dir: Path, remove_orphans: bool = True) -> None:
-    """Finish a commit whose journal exists; drop temp files of a commit that never happened.
+    """Finish an interrupted commit; with ``remove_orphans``, drop the files of one never made.
 
     Readers pass ``remove_orphans=False``: staged files without a journal may belong to a build
     that is still running.
     """
-    journal_path = data_dir / JOURNAL_NAME
-    if journal_path.is_file():
-        try:
-            journal: dict[str, str] = json.loads(journal_path.read_bytes())
-            for target_name, tmp_name in journal.items():
-                target = data_dir / target_name
-                staged = target.parent / tmp_name
-                if staged.is_file():
-                    staged.replace(target)
-                    fsync_dir(target.parent)
-            journal_path.unlink(missing_ok=True)
-        except (OSError, ValueError) as exc:
-            raise IndexLoadError(f"cannot finish the interrupted index write in {data_dir}: {exc}") from exc
-    if not remove_orphans:
-        return
-    for relpath in (INDEX_RELPATH, URLS_RELPATH, CAPTIONS_RELPATH, MANIFEST_RELPATH):
-        for orphan in (data_dir / relpath).parent.glob(f".{relpath.name}.*.staged"):
-            orphan.unlink(missing_ok=True)
+    commit.recover(data_dir, BUNDLE_RELPATHS if remove_orphans else ())
 
 
 def read_manifest(settings: Settings) -> Manifest:
@@ -247,23 +214,43 @@ def load_bundle(settings: Settings) -> IndexBundle:
     except RuntimeError as exc:
         raise IndexLoadError(f"the manifest's search parameters do not fit the index: {exc}") from exc
     captions = _read_captions(settings, manifest) if manifest.has_captions else None
-    return IndexBundle(index=index, urls=urls, manifest=manifest, captions=captions)
+    metadata = _read_metadata(settings, manifest) if manifest.has_metadata else None
+    return IndexBundle(index=index, urls=urls, manifest=manifest, captions=captions, metadata=metadata)
 
 
 def _read_captions(settings: Settings, manifest: Manifest) -> list[str]:
-    path = settings.data_dir / CAPTIONS_RELPATH
-    if not path.is_file():
-        raise IndexLoadError(f"{path} is missing; rebuild the index with run_pipeline.py")
-    data = path.read_bytes()
-    if settings.verify_checksums:
-        _verify(manifest, CAPTIONS_RELPATH, hashlib.sha256(data).hexdigest())
-    captions = loads_captions(data)
+    captions = loads_captions(_read_listed(settings, manifest, CAPTIONS_RELPATH))
     if len(captions) != manifest.count:
         raise IndexLoadError(
             f"captions.json has {len(captions)} entries and the manifest says {manifest.count}: "
             "the files are out of step; rebuild the index"
         )
     return captions
+
+
+def _read_metadata(settings: Settings, manifest: Manifest) -> MetadataTable:
+    data = _read_listed(settings, manifest, METADATA_RELPATH)
+    try:
+        metadata = MetadataTable.from_parquet_bytes(data)
+    except (ValueError, OSError) as exc:  # pyarrow's errors derive from these
+        raise IndexLoadError(f"{METADATA_RELPATH} is not a readable metadata table: {exc}") from exc
+    if metadata.rows != manifest.count or metadata.fields != manifest.metadata_fields:
+        raise IndexLoadError(
+            f"{METADATA_RELPATH} has {metadata.rows} rows and fields {metadata.fields}; the manifest says "
+            f"{manifest.count} and {manifest.metadata_fields}: the files are out of step; rebuild the index"
+        )
+    return metadata
+
+
+def _read_listed(settings: Settings, manifest: Manifest, relpath: Path) -> bytes:
+    """A file of the build, checked against the manifest's checksum."""
+    path = settings.data_dir / relpath
+    if not path.is_file():
+        raise IndexLoadError(f"{path} is missing; rebuild the index with run_pipeline.py")
+    data = path.read_bytes()
+    if settings.verify_checksums:
+        _verify(manifest, relpath, hashlib.sha256(data).hexdigest())
+    return data
 
 
 def _read_index_bytes(settings: Settings, manifest: Manifest) -> Any:

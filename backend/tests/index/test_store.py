@@ -3,12 +3,14 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from support.tiny import tiny_settings
 
 from imagesearch.errors import IndexLoadError
 from imagesearch.files import write_bytes_atomic
 from imagesearch.index.manifest import Manifest
+from imagesearch.index.metadata import Column, MetadataTable
 from imagesearch.index.store import build_flat_index, load_bundle, save_bundle
 
 
@@ -122,3 +124,61 @@ def test_saving_keeps_no_in_memory_copy_of_the_index(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert peak < index_bytes / 4, f"peak {peak} bytes while saving a {index_bytes}-byte index"
     assert settings.index_path.stat().st_size > index_bytes
+
+
+def metadata_table(n: int) -> MetadataTable:
+    return MetadataTable(
+        n,
+        {
+            "photographer": Column.from_values("string", [f"p{i % 2}" if i != 1 else None for i in range(n)]),
+            "year": Column.from_values("number", [2000 + i for i in range(n)]),
+        },
+    )
+
+
+def test_metadata_is_saved_with_the_index_and_checked_on_load(tmp_path: Path) -> None:
+    settings = tiny_settings(tmp_path / "x.pt", tmp_path / "data")
+    urls = [f"https://img/{i}.jpg" for i in range(4)]
+    written = save_bundle(
+        settings, build_flat_index(unit_vectors(4)), urls, manifest(), metadata=metadata_table(4)
+    )
+    assert written.has_metadata and written.metadata_fields == {"photographer": "string", "year": "number"}
+    assert "embeddings/metadata.parquet" in written.checksums
+    bundle = load_bundle(settings)
+    assert [bundle.table.row(i) for i in range(4)] == [
+        {"photographer": "p0", "year": 2000},
+        {"year": 2001},
+        {"photographer": "p0", "year": 2002},
+        {"photographer": "p1", "year": 2003},
+    ]
+    # Another reader (pandas over pyarrow) sees the same rows, in vector order.
+    frame = pd.read_parquet(settings.data_dir / "embeddings" / "metadata.parquet")
+    assert frame["year"].tolist() == [2000, 2001, 2002, 2003]
+    assert frame["photographer"].isna().tolist() == [False, True, False, False]
+    # A metadata file from another build does not load.
+    other = tiny_settings(tmp_path / "x.pt", tmp_path / "other")
+    save_bundle(
+        other,
+        build_flat_index(unit_vectors(4)),
+        urls,
+        manifest(),
+        metadata=metadata_table(4).take([3, 2, 1, 0]),
+    )
+    relpath = Path("embeddings") / "metadata.parquet"
+    (settings.data_dir / relpath).write_bytes((other.data_dir / relpath).read_bytes())
+    with pytest.raises(IndexLoadError, match="checksum"):
+        load_bundle(settings)
+
+
+def test_metadata_rows_must_match_the_vectors(tmp_path: Path) -> None:
+    settings = tiny_settings(tmp_path / "x.pt", tmp_path / "data")
+    urls = [f"https://img/{i}.jpg" for i in range(4)]
+    with pytest.raises(ValueError, match="3 metadata rows for 4 URLs"):
+        save_bundle(settings, build_flat_index(unit_vectors(4)), urls, manifest(), metadata=metadata_table(3))
+    assert not settings.manifest_path.exists()  # nothing was committed
+
+
+def test_an_index_without_metadata_has_a_table_without_fields(tmp_path: Path) -> None:
+    settings, _, urls = save(tmp_path)
+    bundle = load_bundle(settings)  # type: ignore[arg-type]
+    assert bundle.metadata is None and bundle.table.rows == len(urls) and bundle.table.fields == {}

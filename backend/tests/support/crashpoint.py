@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # backend/
 
 import run_pipeline
 from imagesearch.encoders import clip as encoder
-from imagesearch.index import store as index_store
+from imagesearch.index import commit as index_commit
 from imagesearch.ingest import fetch
 
 POINT = os.environ["CRASH_AT"]
@@ -49,7 +49,7 @@ if POINT == "fetch":
 elif POINT == "encode":
     encoder.ClipEncoder.encode_prepared = kill_after(encoder.ClipEncoder.encode_prepared, AFTER)  # type: ignore[method-assign]
 elif POINT == "stage":
-    index_store.stage_file = kill_after(index_store.stage_file, AFTER)
+    index_commit.stage_file = kill_after(index_commit.stage_file, AFTER)
 elif POINT == "commit":
     original_replace = Path.replace
 
