@@ -24,7 +24,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -43,6 +43,7 @@ _ARROW_TYPES: dict[FieldType, pa.DataType] = {
     "datetime": pa.timestamp("ms", tz="UTC"),
     "list": pa.list_(pa.string()),
 }
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MISSING: dict[FieldType, Any] = {"string": "", "number": np.nan, "boolean": False, "datetime": 0, "list": ()}
 _DTYPES: dict[FieldType, Any] = {
     "string": object,
@@ -180,10 +181,14 @@ def concat_tables(tables: Iterable[MetadataTable]) -> MetadataTable:
 
 def iso_to_ms(text: str) -> int:
     """Milliseconds since the epoch for an ISO 8601 date or date-time (naive: UTC); ValueError if not one."""
-    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return int(value.timestamp() * 1000)
+    return datetime_to_ms(datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
+
+
+def datetime_to_ms(value: datetime) -> int:
+    """Milliseconds since the epoch (naive: UTC), floored, in exact integer arithmetic: the float
+    ``timestamp() * 1000`` is 1 ms short for some times (``2004-05-31T13:17:20.909``)."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return (aware - _EPOCH) // timedelta(milliseconds=1)
 
 
 def ms_to_iso(ms: int) -> str:
@@ -193,8 +198,7 @@ def ms_to_iso(ms: int) -> str:
 def _to_storage(type_: FieldType, value: Any) -> Any:
     if type_ == "datetime":
         if isinstance(value, datetime):
-            aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-            return int(aware.timestamp() * 1000)
+            return datetime_to_ms(value)
         return int(value)
     if type_ == "list":
         return tuple(str(item) for item in value)
