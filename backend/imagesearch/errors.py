@@ -41,3 +41,14 @@ class IndexLoadError(ImageSearchError):
 
 class IndexBuildError(ImageSearchError):
     """An index that cannot be built as asked (bad factory string, too few vectors to train)."""
+
+
+class FilterError(InvalidQueryError):
+    """A metadata filter that cannot be parsed or does not fit the fields (search/filters.py).
+
+    ``position`` is the 0-based character offset of the offending part of the filter, or None when
+    the whole filter is at fault."""
+
+    def __init__(self, message: str, position: int | None = None) -> None:
+        super().__init__(message)
+        self.position = position
