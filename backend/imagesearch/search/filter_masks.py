@@ -2,9 +2,10 @@
 
 String and list columns are dictionary-encoded once per table (``ColumnEncodings``, cached):
 their casefolded distinct values are sorted and numbered, so each row holds an integer code in
-sorted order. ``=`` / ``IN`` then compare codes (``np.isin``), a lexicographic range is a range of
-codes (two binary searches over the distinct values), and a list column is its elements' codes
-laid end to end with the row of each element, so "any element matches" is one scatter.
+sorted order. ``=`` / ``IN`` then look the codes up in a small bool table (one gather), a
+lexicographic range is a range of codes (two binary searches over the distinct values), and a
+list column is its elements' codes laid end to end with the row of each element, so "any element
+matches" is a gather and a scatter.
 Numbers and datetimes are compared on their arrays directly; ``present`` excludes missing values.
 """
 
@@ -31,8 +32,12 @@ class Dictionary:
     keys: list[str]
     codes: dict[str, int]
 
-    def codes_of(self, values: Iterable[object]) -> list[int]:
-        return [self.codes[value] for value in values if isinstance(value, str) and value in self.codes]
+    def matches(self, values: Iterable[object]) -> Mask:
+        """(len(keys) + 1,) bool: True at the codes of ``values``; the last slot, False, is where a
+        missing row's code (-1) lands, so ``matches(...)[codes]`` is a row mask in one gather."""
+        lookup = np.zeros(len(self.keys) + 1, dtype=bool)
+        lookup[[self.codes[v] for v in values if isinstance(v, str) and v in self.codes]] = True
+        return lookup
 
 
 @dataclass(frozen=True)
@@ -152,11 +157,12 @@ def _empty(column: Column, name: str, encodings: ColumnEncodings) -> Mask:
 def _equals(column: Column, plan: Equals, encodings: ColumnEncodings) -> Mask:
     if column.type == "string":
         strings = encodings.strings(plan.field)
-        return np.isin(strings.codes, strings.dictionary.codes_of(plan.values))
+        matched: Mask = strings.dictionary.matches(plan.values)[strings.codes]
+        return matched
     if column.type == "list":
         lists = encodings.lists(plan.field)
         mask = np.zeros(len(column), dtype=bool)
-        mask[lists.rows[np.isin(lists.codes, lists.dictionary.codes_of(plan.values))]] = True
+        mask[lists.rows[lists.dictionary.matches(plan.values)[lists.codes]]] = True
         return mask
     return column.present & np.isin(column.values, np.asarray(plan.values, dtype=column.values.dtype))
 
