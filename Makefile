@@ -30,7 +30,7 @@ lint: setup-demo web-install ## ruff + mypy + the layer contracts (import-linter
 	cd backend && ../$(VENV)/bin/ruff check . ../bench && ../$(VENV)/bin/ruff format --check . ../bench && ../$(VENV)/bin/mypy && ../$(VENV)/bin/lint-imports
 	PYTHON="$(abspath $(PY))" $(WEB)/scripts/api-types.sh --check
 
-test-backend: setup demo-data ## backend unit + HTTP tests (demo tests use the demo images)
+test-backend: setup demo-data exiftool ## backend unit + HTTP tests (demo tests use the demo images)
 	cd backend && ../$(PY) -m pytest $(PYTEST_ARGS)
 
 test: lint docker-lint test-backend web-check web-unit web-e2e ## every check and test (what CI runs)
@@ -127,7 +127,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NEXT_PUBLIC_API_BASE_URL ?= http://$(API_HOST):$(API_PORT)
 E2E_ARGS ?=
 
-.PHONY: web-install web-build web-check web-unit web-e2e web chromium api-types api-types-check
+.PHONY: web-install web-build web-check web-unit web-e2e web chromium exiftool api-types api-types-check
 
 $(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
 	cd $(WEB) && $(NPM) ci --no-audit --no-fund
@@ -140,6 +140,13 @@ $(CHROMIUM):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 chromium: $(CHROMIUM) ## install Debian's Chromium for the browser tests, if missing
+
+EXIFTOOL ?= /usr/bin/exiftool
+$(EXIFTOOL):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libimage-exiftool-perl
+
+exiftool: $(EXIFTOOL) ## Debian's exiftool: the independent EXIF reference of tests/ingest/test_facts.py
 
 web-build: web-install ## production build of the UI (frontend/.next)
 	cd $(WEB) && $(NPM) run build

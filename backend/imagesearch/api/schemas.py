@@ -7,7 +7,7 @@ writes frontend/lib/openapi.json and frontend/lib/api-schema.ts; ``make lint`` f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from pydantic.fields import FieldInfo
@@ -15,6 +15,10 @@ from pydantic.fields import FieldInfo
 from imagesearch.config import Settings
 from imagesearch.search.query_terms import BATCH_POSITIVE, NONZERO_WEIGHT, ONE_KIND, ONE_POSITIVE
 
+FILTER_FIELD_DOC = 'metadata filter, e.g. year >= 2020 AND photographer = "Jane Doe" (docs/filters.md)'
+SORT_FIELD_DOC = "order the relevant results by metadata: field:asc or field:desc, comma-separated keys"
+FACETS_FIELD_DOC = "metadata fields to count values of, over all relevant results"
+CUTOFF_FIELD_DOC = "auto: keep the results before the largest drop in this query's score curve"
 MAX_WEIGHT = 10.0
 """Largest absolute weight of one term of a combined query (a constant, not a setting)."""
 
@@ -28,6 +32,32 @@ class SearchResult(BaseModel):
     duplicates: list[int] = Field(
         default_factory=list, description="ids of near-duplicates collapsed into this result (dedupe)"
     )
+    metadata: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the image's metadata, field -> value (datetimes in ISO 8601, UTC); absent: left out",
+    )
+
+
+class FacetBucketModel(BaseModel):
+    value: Any = Field(
+        default=None, description="the value counted (strings, booleans, list items); null: no value"
+    )
+    count: int = Field(description="relevant results with this value (or in this range)")
+    from_: Any = Field(default=None, alias="from", description="start of a number/date range (inclusive)")
+    to: Any = Field(default=None, description="end of a number/date range (exclusive; the last is inclusive)")
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class FacetModel(BaseModel):
+    type: str = Field(description="the field's type (string, number, boolean, datetime, list)")
+    buckets: list[FacetBucketModel] = Field(
+        description="values by count (strings, booleans, lists) or consecutive ranges (numbers, dates); "
+        "a last {value: null} bucket counts results without a value"
+    )
+    distinct: int | None = Field(default=None, description="how many distinct values (value facets)")
+    min: Any = Field(default=None, description="smallest value (range facets)")
+    max: Any = Field(default=None, description="largest value (range facets)")
 
 
 class SearchResponse(BaseModel):
@@ -37,6 +67,15 @@ class SearchResponse(BaseModel):
     has_more: bool = Field(default=False, description="at least one more result follows this page")
     min_score: float | None = None
     dedupe: bool = False
+    filter: str | None = Field(default=None, description="the metadata filter applied")
+    sort: str | None = Field(default=None, description="the metadata sort applied to the relevant results")
+    cutoff: str | None = Field(default=None, description="'auto' when the adaptive cutoff applied")
+    total: int | None = Field(
+        default=None, description="number of relevant results, when a cutoff (min_score or auto) bounds them"
+    )
+    facets: dict[str, FacetModel] | None = Field(
+        default=None, description="field -> value counts (or ranges) over all relevant results"
+    )
     results: list[SearchResult]
 
 
@@ -99,6 +138,11 @@ class HealthResponse(BaseModel):
         default="", description="where queries are encoded: 'onnxruntime fp32', 'torch fp32', ..."
     )
     limits: Limits = Field(description="the request limits this API enforces (its settings)")
+    metadata_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="metadata field -> type (string, number, boolean, datetime, list): what filter, sort "
+        "and facets can use",
+    )
 
 
 class ReloadResponse(BaseModel):
@@ -154,6 +198,10 @@ class SearchRequest(BaseModel):
     hybrid: float = Field(
         default=0, ge=0, le=1, description="weight of the caption text match (0: CLIP only)"
     )
+    filter: str | None = Field(default=None, max_length=2000, description=FILTER_FIELD_DOC)
+    sort: str | None = Field(default=None, max_length=200, description=SORT_FIELD_DOC)
+    facets: list[str] = Field(default_factory=list, max_length=20, description=FACETS_FIELD_DOC)
+    cutoff: Literal["auto", "none"] | None = Field(default=None, description=CUTOFF_FIELD_DOC)
 
     @model_validator(mode="after")
     def _one_positive(self) -> SearchRequest:
@@ -178,6 +226,10 @@ class BatchRequest(BaseModel):
     queries: list[BatchQuery] = Field(min_length=1, description="queries, answered in this order")
     top_k: int = Field(default=10, ge=1, description="number of results per query")
     min_score: float | None = Field(default=None, ge=-1, le=1, description="drop results scoring below")
+    filter: str | None = Field(
+        default=None, max_length=2000, description=FILTER_FIELD_DOC + ", for every query"
+    )
+    cutoff: Literal["auto", "none"] | None = Field(default=None, description=CUTOFF_FIELD_DOC)
 
 
 @dataclass(frozen=True)

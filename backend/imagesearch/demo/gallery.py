@@ -24,6 +24,7 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from PIL import Image
@@ -49,10 +50,29 @@ class RegistrySources:
         return {name: str(value) for name, value in vars(self).items() if value is not None}
 
 
-GALLERY_VERSION = 1
+GALLERY_VERSION = 2  # 2: metadata columns (package, category, licence, size, file date)
 CSV_NAME = "photos_url.csv"
 COMPLETE_NAME = ".gallery-complete"
-CSV_COLUMNS = ("url", "caption", "label", "origin")
+CSV_COLUMNS = (
+    "url",
+    "caption",
+    "label",
+    "origin",
+    "package",
+    "category",
+    "licence",
+    "width",
+    "height",
+    "file_date",
+)
+# Where each origin's files come from, and the licence its package's copyright file gives them
+# (Debian: /usr/share/doc/<package>/copyright; the Scratch media paragraph; the wheels' own terms).
+PACKAGES = {
+    "tuxpaint": ("tuxpaint-stamps-default", "GPL-2"),
+    "scratch": ("scratch", "CC-BY-SA-3.0"),
+    "pypi:scikit-image": ("scikit-image", "BSD-3-Clause"),
+    "pypi:foolbox": ("foolbox", "MIT (ImageNet samples: research use)"),
+}
 MIN_SIDE = 32  # smaller stamps are icons, not pictures
 MAX_SIDE = 1024
 RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif")
@@ -164,8 +184,10 @@ def collect_entries(sources: RegistrySources) -> list[GalleryEntry]:
     return entries
 
 
-def flatten_image(path: Path) -> Image.Image | None:
-    """Decode the first frame, flatten transparency onto white, bound the size; None if unusable."""
+def flatten_image(path: Path) -> tuple[Image.Image, tuple[int, int]] | None:
+    """Decode the first frame, flatten transparency onto white, bound the size; None if unusable.
+
+    Returns the image and the source's own (width, height)."""
     try:
         with Image.open(path) as opened:
             opened.load()
@@ -173,25 +195,34 @@ def flatten_image(path: Path) -> Image.Image | None:
     except (OSError, SyntaxError, ValueError) as exc:
         logger.warning("skipping %s: %s", path, exc)
         return None
-    if min(image.size) < MIN_SIDE:
+    size = image.size
+    if min(size) < MIN_SIDE:
         return None
     image.thumbnail((MAX_SIDE, MAX_SIDE))
-    return image
+    return image, size
 
 
 def write_gallery(entries: Sequence[GalleryEntry], out_dir: Path) -> GalleryReport:
-    """Write each usable entry as ``images/<origin>/<label>/<name>.jpg`` and the CSV (atomic)."""
-    rows: list[tuple[str, str, str, str]] = []
+    """Write each usable entry as ``images/<origin>/<label>/<name>.jpg`` and the CSV (atomic).
+
+    Besides caption and label, each row carries metadata the packages give: the package, the
+    top-level category, its licence, the source image's size and the source file's date."""
+    rows: list[tuple[str, ...]] = []
     seen: set[Path] = set()
     origins: dict[str, int] = {}
     for entry in entries:
-        image = flatten_image(entry.source)
-        if image is None:
+        flattened = flatten_image(entry.source)
+        if flattened is None:
             continue
+        image, (width, height) = flattened
         target = _target_path(out_dir, entry, seen)
         target.parent.mkdir(parents=True, exist_ok=True)
         image.save(target, "JPEG", quality=90)
-        rows.append((str(target.resolve()), entry.caption, entry.label, entry.origin))
+        package, licence = PACKAGES.get(entry.origin, (entry.origin, ""))
+        modified = datetime.fromtimestamp(entry.source.stat().st_mtime, tz=UTC).date().isoformat()
+        category = entry.label.split("/")[0]
+        described = (entry.caption, entry.label, entry.origin, package, category, licence)
+        rows.append((str(target.resolve()), *described, str(width), str(height), modified))
         origins[entry.origin] = origins.get(entry.origin, 0) + 1
     csv_path = out_dir / CSV_NAME
     write_bytes_atomic(csv_path, _csv_bytes(rows))
@@ -209,7 +240,7 @@ def _target_path(out_dir: Path, entry: GalleryEntry, seen: set[Path]) -> Path:
     return target
 
 
-def _csv_bytes(rows: Iterable[tuple[str, str, str, str]]) -> bytes:
+def _csv_bytes(rows: Iterable[tuple[str, ...]]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)

@@ -1,11 +1,12 @@
 """Checkpoints of both engines: rows saved as they are encoded, read back in position order.
 
-A checkpoint is an ``.npz`` of rows (position in the run's source list, vector, error; a failed
-row has an error and a zero vector), written atomically. The local engine names its files by
-chunk (``chunk-000003.npz`` under a run key that includes chunk and batch sizes, which decide the
-exact floats); the Ray engine by a random id (``shard-<hex>.npz`` under ``ray-<run key>``), since
-its rows stream back in any order. Either way a rerun of the same work reads what is there and
-embeds only the rows it lacks, and ``collect`` refuses a set of rows with one lost or repeated.
+A checkpoint is an ``.npz`` of rows (position in the run's source list, vector, error, the image's
+facts as JSON; a failed row has an error and a zero vector), written atomically. The local engine
+names its files by chunk (``chunk-000003.npz`` under a run key that includes chunk and batch
+sizes, which decide the exact floats); the Ray engine by a random id (``shard-<hex>.npz`` under
+``ray-<run key>``), since its rows stream back in any order. Either way a rerun of the same work
+reads what is there and embeds only the rows it lacks, and ``collect`` refuses a set of rows with
+one lost or repeated.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import numpy as np
 from imagesearch.encoders.protocol import Encoder
 from imagesearch.errors import SourceError
 from imagesearch.files import write_bytes_atomic
-from imagesearch.ingest.prepare import run_key
+from imagesearch.ingest.facts import facts_table
+from imagesearch.ingest.prepare import loads_facts, run_key
 from imagesearch.ingest.types import Embedded
 
 Rows = dict[str, np.ndarray[Any, Any]]  # position, vector, error (+ whatever else a stage adds)
@@ -45,6 +47,9 @@ def save_rows(path: Path, batch: Rows) -> None:
         position=np.asarray(batch["position"], dtype=np.int64),
         vector=np.asarray(batch["vector"], dtype=np.float32),
         error=np.asarray([str(error) for error in batch["error"]], dtype=np.str_),
+        facts=np.asarray(
+            [str(facts) for facts in batch.get("facts", [""] * len(batch["position"]))], dtype=np.str_
+        ),
     )
     write_bytes_atomic(path, buffer.getvalue())
 
@@ -61,11 +66,14 @@ def load_rows(paths: Iterable[Path], dim: int) -> Rows:
         with np.load(path) as saved:
             if saved["vector"].shape != (len(saved["position"]), dim):
                 raise SourceError(f"checkpoint {path} does not fit this encoder; rerun with --no-resume")
-            parts.append({key: saved[key] for key in ("position", "vector", "error")})
+            part = {key: saved[key] for key in ("position", "vector", "error")}
+            part["facts"] = saved["facts"] if "facts" in saved else np.full(len(part["position"]), "")
+            parts.append(part)
     empty: Rows = {
         "position": np.zeros(0, dtype=np.int64),
         "vector": np.zeros((0, dim), dtype=np.float32),
         "error": np.zeros(0, dtype=np.str_),
+        "facts": np.zeros(0, dtype=np.str_),
     }
     return {key: np.concatenate([empty[key], *(part[key] for part in parts)]) for key in empty}
 
@@ -86,4 +94,5 @@ def collect(rows: Rows, total: int) -> Embedded:
         (int(position), str(error)) for position, error in zip(positions[~ok], messages[~ok], strict=True)
     ]
     vectors = np.ascontiguousarray(rows["vector"][order][ok], dtype=np.float32)
-    return vectors, positions[ok].astype(np.int64), failures
+    facts = facts_table([loads_facts(str(text)) for text in rows["facts"][order][ok]])
+    return Embedded(vectors, positions[ok].astype(np.int64), failures, facts)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from imagesearch.config import Settings
 from imagesearch.encoders.factory import load_encoder
-from imagesearch.errors import ImageSearchError
+from imagesearch.errors import ImageSearchError, SourceError
+from imagesearch.ingest.metadata import MetadataOptions
 from imagesearch.ingest.pipeline import PipelineOptions, run_pipeline
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="CSV column holding a caption; repeat to join several with ' — ' (default: detected by "
         "name: caption, description, photo_description, ai_description, alt_text, title, ...)",
     )
+    parser.add_argument(
+        "--metadata-columns",
+        help="CSV columns to keep as metadata, comma-separated (default: every column but the URL)",
+    )
+    parser.add_argument(
+        "--metadata-type",
+        action="append",
+        default=[],
+        metavar="COLUMN=TYPE",
+        help="a column's type instead of the inferred one: string, number, boolean, datetime or list "
+        "(repeat for several); cells that do not fit are reported in metadata_problems.csv",
+    )
+    parser.add_argument("--list-separator", default="|", help="separator of list cells (default: |)")
     parser.add_argument("--limit", type=int, help="index only the first N images")
     parser.add_argument("--batch-size", type=int, help="images per encoder batch")
     parser.add_argument("--workers", type=int, help="concurrent fetch/decode workers")
@@ -65,6 +79,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def metadata_options(args: argparse.Namespace) -> MetadataOptions:
+    """--metadata-columns, --metadata-type, --list-separator -> MetadataOptions (SourceError if bad)."""
+    types: dict[str, str] = {}
+    for item in args.metadata_type:
+        column, sep, type_ = item.partition("=")
+        if not sep or not column.strip() or not type_.strip():
+            raise SourceError(f"--metadata-type wants COLUMN=TYPE, got {item!r}")
+        types[column.strip()] = type_.strip()
+    columns = None
+    if args.metadata_columns is not None:
+        columns = tuple(name.strip() for name in args.metadata_columns.split(",") if name.strip())
+    return MetadataOptions(columns=columns, types=types, list_separator=args.list_separator)  # type: ignore[arg-type]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the pipeline as the command line asks; returns the process exit code."""
     args = parse_args(argv)
@@ -86,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             progress=False if args.quiet else None,
             engine=args.engine,
             ray_address=args.ray_address,
+            metadata=metadata_options(args),
         )
         report = run_pipeline(settings, options, load_encoder(settings))
     except ImageSearchError as exc:

@@ -4,7 +4,8 @@ A rerun over a grown (or shrunk) source list fetches and encodes only the source
 not hold; the others get their stored vectors back with ``reconstruct``. Sources no longer listed
 are dropped, and the order follows the new list, so the result is the index a fresh build of the
 same list gives (same URLs in the same order, vectors equal up to batching's float noise).
-Captions are never reused: they always come from the current source file, by position, so an
+Image facts (size, EXIF, file date) are reused with the vectors; CSV metadata and captions
+are never reused: they always come from the current source file, by position, so an
 edited caption takes effect and ``captions[i]`` stays with vector ``i``.
 Reuse needs the same encoder (the manifest's encoder id) and an index that stores vectors
 exactly (flat, HNSW-flat, IVF-flat); otherwise everything is encoded again.
@@ -23,7 +24,9 @@ import numpy as np
 from imagesearch.config import Settings
 from imagesearch.encoders.protocol import Encoder
 from imagesearch.errors import IndexLoadError
+from imagesearch.index.metadata import MetadataTable, concat_tables
 from imagesearch.index.store import load_bundle
+from imagesearch.ingest.facts import FACT_TYPES
 from imagesearch.ingest.types import Embedded
 from imagesearch.vectors import FloatArray
 
@@ -38,6 +41,7 @@ class Reusable:
 
     index: Any
     rows: dict[str, int]
+    facts: MetadataTable  # the existing index's image/file facts, by its row
 
 
 def load_reusable(settings: Settings, encoder: Encoder) -> Reusable | None:
@@ -65,7 +69,9 @@ def load_reusable(settings: Settings, encoder: Encoder) -> Reusable | None:
     rows: dict[str, int] = {}
     for row, url in enumerate(bundle.urls):
         rows.setdefault(url, row)
-    return Reusable(index=bundle.index, rows=rows)
+    table = bundle.table
+    facts = MetadataTable(table.rows, {k: v for k, v in table.columns.items() if FACT_TYPES.get(k) == v.type})
+    return Reusable(index=bundle.index, rows=rows, facts=facts)
 
 
 def sources_to_encode(sources: Sequence[str], reusable: Reusable | None) -> list[str]:
@@ -93,15 +99,17 @@ def merge_reused(
     ``encoded`` holds vectors (m, d) float32, their positions and the failures, all positioned
     in the list of sources to encode; the result is positioned in ``sources``.
     """
-    vectors, positions, failures = encoded
+    vectors, positions, failures, facts = encoded
     new_positions = np.array([i for i, s in enumerate(sources) if s not in reusable.rows], dtype=np.int64)
     kept_positions = np.array([i for i, s in enumerate(sources) if s in reusable.rows], dtype=np.int64)
-    kept_vectors = _reconstruct(reusable.index, [reusable.rows[sources[i]] for i in kept_positions])
+    kept_rows = [reusable.rows[sources[i]] for i in kept_positions]
+    kept_vectors = _reconstruct(reusable.index, kept_rows)
     all_positions = np.concatenate([kept_positions, new_positions[positions]])
     all_vectors = np.concatenate([kept_vectors, vectors.reshape(-1, kept_vectors.shape[1])])
+    all_facts = concat_tables([reusable.facts.take(kept_rows), facts])
     order = np.argsort(all_positions, kind="stable")
     failed = [(int(new_positions[position]), error) for position, error in failures]
-    return all_vectors[order], all_positions[order], failed
+    return Embedded(all_vectors[order], all_positions[order], failed, all_facts.take(order))
 
 
 def _reconstruct(index: Any, rows: list[int]) -> FloatArray:

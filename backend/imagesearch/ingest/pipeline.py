@@ -32,6 +32,7 @@ from imagesearch.errors import SourceError
 from imagesearch.files import write_bytes_atomic
 from imagesearch.index.factory import build_index
 from imagesearch.index.manifest import Manifest
+from imagesearch.index.metadata import MetadataTable
 from imagesearch.index.store import save_bundle
 from imagesearch.ingest.checkpoints import collect, load_rows, save_rows
 from imagesearch.ingest.fetch import Fetcher
@@ -43,6 +44,8 @@ from imagesearch.vectors import FloatArray
 
 logger = logging.getLogger(__name__)
 
+METADATA_PROBLEMS_NAME = "metadata_problems.csv"
+
 # Callers import the options and the report from here, with the function they go with.
 __all__ = ["Embedded", "PipelineOptions", "PipelineReport", "StageTimes", "run_pipeline"]
 
@@ -52,13 +55,15 @@ class _Decoded:
     position: int
     pixels: FloatArray | None
     error: str = ""
+    facts: str = ""  # JSON (prepare.dumps_facts)
 
 
 def run_pipeline(settings: Settings, options: PipelineOptions, encoder: Encoder) -> PipelineReport:
     """Build the index for ``options.source`` into ``settings.data_dir``."""
     started = time.perf_counter()
     stages = StageTimes()
-    records = read_records(options.source, options.url_column, options.caption_columns).head(options.limit)
+    records = read_records(options.source, options.url_column, options.caption_columns, options.metadata)
+    records = records.head(options.limit)
     sources = records.urls
     if not sources:
         raise SourceError(f"{options.source} lists no images")
@@ -66,15 +71,17 @@ def run_pipeline(settings: Settings, options: PipelineOptions, encoder: Encoder)
     todo = sources_to_encode(sources, reusable)
     stages.read_sources = time.perf_counter() - started
 
-    (vectors, positions, failures), resumed = _embed(settings, encoder, todo, options, stages)
+    embedded, resumed = _embed(settings, encoder, todo, options, stages)
 
     write_started = time.perf_counter()
     if reusable is not None:
-        vectors, positions, failures = merge_reused(sources, reusable, (vectors, positions, failures))
+        embedded = merge_reused(sources, reusable, embedded)
+    positions, failures = embedded.positions, embedded.failures
     _write_failures(settings.failures_path, failures, sources)
+    _write_problems(settings.data_dir / METADATA_PROBLEMS_NAME, records)
     if len(positions) == 0:
         raise SourceError(f"none of the {len(sources)} images could be read; see {settings.failures_path}")
-    manifest = _save(settings, encoder, options, records, (vectors, positions, failures))
+    manifest = _save(settings, encoder, options, records, embedded)
     shutil.rmtree(settings.work_dir, ignore_errors=True)
     stages.write = time.perf_counter() - write_started
     return PipelineReport(
@@ -86,6 +93,7 @@ def run_pipeline(settings: Settings, options: PipelineOptions, encoder: Encoder)
         stages=stages,
         manifest=manifest,
         failures=[(pos, sources[pos], err) for pos, err in failures],
+        metadata_problems=len(records.problems),
     )
 
 
@@ -105,7 +113,7 @@ def _save(
     settings: Settings, encoder: Encoder, options: PipelineOptions, records: SourceRecords, embedded: Embedded
 ) -> Manifest:
     """Build the index from the vectors and commit it with its URLs, captions and manifest."""
-    vectors, positions, failures = embedded
+    vectors, positions, failures, facts = embedded
     sources = records.urls
     urls = [sources[position] for position in positions]
     index, tuning = build_index(vectors, settings)
@@ -114,6 +122,7 @@ def _save(
         index,
         urls,
         captions=records.captions_at(positions),
+        metadata=combine_metadata(records.metadata_at(positions), facts),
         manifest=Manifest(
             encoder_id=encoder.id,
             model="offline-fallback" if encoder.fallback else settings.model,
@@ -214,8 +223,8 @@ class _LocalRun:
 
         def work(position: int) -> tuple[_Decoded, float]:
             started = time.perf_counter()
-            pixels, error = prepare(sources[position])
-            return _Decoded(position, pixels, error), time.perf_counter() - started
+            pixels, error, facts = prepare(sources[position])
+            return _Decoded(position, pixels, error, facts), time.perf_counter() - started
 
         settings = self.settings
         lookahead = max(2 * settings.batch_size, 2 * settings.fetch_workers)
@@ -253,7 +262,35 @@ def _save_chunk(path: Path, items: list[_Decoded], vectors: FloatArray) -> None:
             "position": np.array([item.position for item in items], dtype=np.int64),
             "vector": rows,
             "error": np.array([_row_error(item) for item in items], dtype=np.str_),
+            "facts": np.array([item.facts for item in items], dtype=np.str_),
         },
+    )
+
+
+def combine_metadata(columns: MetadataTable | None, facts: MetadataTable) -> MetadataTable:
+    """The CSV's columns, then the image facts; a CSV column wins over a fact of the same name."""
+    if columns is None:
+        return facts
+    clash = [name for name in facts.columns if name in columns.columns]
+    if clash:
+        logger.info("the CSV's own columns %s are kept instead of the image facts of that name", clash)
+    kept = {name: column for name, column in facts.columns.items() if name not in columns.columns}
+    return MetadataTable(columns.rows, {**columns.columns, **kept})
+
+
+def _write_problems(path: Path, records: SourceRecords) -> None:
+    """metadata_problems.csv: each CSV cell that did not fit its column's type (stored as missing)."""
+    if not records.problems:
+        path.unlink(missing_ok=True)
+        return
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["row", "column", "value", "problem"])
+    for problem in records.problems:
+        writer.writerow([problem.row, problem.column, problem.value, problem.message])
+    write_bytes_atomic(path, buffer.getvalue().encode())
+    logger.warning(
+        "%d metadata cells could not be read as their column's type; see %s", len(records.problems), path
     )
 
 

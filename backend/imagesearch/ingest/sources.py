@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
 from imagesearch.errors import SourceError
+from imagesearch.index.metadata import MetadataTable
+from imagesearch.ingest.metadata import MetadataOptions, MetadataProblem, table_metadata
 from imagesearch.ingest.tables import CAPTION_COLUMN_CANDIDATES, is_candidate, read_table, require_column
 
 logger = logging.getLogger(__name__)
@@ -48,13 +50,21 @@ class SourceRecords:
     urls: list[str]
     captions: list[str] | None = None  # captions[i] describes urls[i]; None: the source has none
     caption_columns: tuple[str, ...] = ()
+    metadata: MetadataTable | None = None  # a CSV's other columns, typed; row i describes urls[i]
+    problems: tuple[MetadataProblem, ...] = ()  # cells that did not fit their column's type
 
     def head(self, limit: int | None) -> SourceRecords:
         """The first ``limit`` records (all of them for None)."""
         if limit is None:
             return self
         captions = None if self.captions is None else self.captions[:limit]
-        return SourceRecords(self.urls[:limit], captions, self.caption_columns)
+        metadata = None if self.metadata is None else self.metadata.take(range(min(limit, len(self.urls))))
+        problems = tuple(problem for problem in self.problems if problem.row < limit)
+        return SourceRecords(self.urls[:limit], captions, self.caption_columns, metadata, problems)
+
+    def metadata_at(self, positions: Iterable[int]) -> MetadataTable | None:
+        """The CSV metadata of the records at ``positions`` (None without a CSV)."""
+        return None if self.metadata is None else self.metadata.take(list(positions))
 
     def captions_at(self, positions: Iterable[int]) -> list[str] | None:
         """The captions of the records at ``positions`` (None without captions)."""
@@ -64,28 +74,35 @@ class SourceRecords:
 
 
 def read_records(
-    source: Path, url_column: str | None = None, caption_columns: Sequence[str] = ()
+    source: Path,
+    url_column: str | None = None,
+    caption_columns: Sequence[str] = (),
+    metadata: MetadataOptions | None = None,
 ) -> SourceRecords:
-    """Like ``read_sources``, plus the captions a CSV carries.
+    """Like ``read_sources``, plus the captions and the typed metadata columns a CSV carries.
 
-    ``caption_columns`` overrides the detection by name; naming them for a folder or a list file
-    is an error (they have no columns). A source whose captions are all empty has none.
+    ``caption_columns`` overrides the detection by name; naming them (or metadata columns or
+    types) for a folder or a list file is an error (they have no columns). A source whose
+    captions are all empty has none.
     """
+    options = metadata or MetadataOptions()
     if not (source.is_file() and source.suffix.lower() in (".csv", ".tsv")):
         urls = read_sources(source, url_column)
-        if caption_columns:
-            raise SourceError(f"--caption-column needs a CSV source; {source} is not one")
+        if caption_columns or options.columns or options.types:
+            raise SourceError(f"--caption-column (or --metadata-*) needs a CSV source; {source} is not one")
         return SourceRecords(urls)
     frame = read_table(source)
     urls = _url_values(frame, source, url_column)
+    table, problems = table_metadata(frame, url_column or detect_url_column(list(frame.columns)), options)
+    records = SourceRecords(urls, metadata=table, problems=tuple(problems))
     columns = _caption_columns(frame, source, caption_columns, exclude=url_column)
     if not columns:
-        return SourceRecords(urls)
+        return records
     captions = [_join(row) for row in frame[list(columns)].itertuples(index=False)]
     if not any(captions):
         logger.info("caption columns %s of %s are all empty: no captions", ", ".join(columns), source)
-        return SourceRecords(urls)
-    return SourceRecords(urls, captions, columns)
+        return records
+    return replace(records, captions=captions, caption_columns=columns)
 
 
 def read_sources(source: Path, url_column: str | None = None) -> list[str]:

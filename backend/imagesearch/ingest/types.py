@@ -5,17 +5,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from imagesearch.index.manifest import Manifest
+from imagesearch.index.metadata import MetadataTable
+from imagesearch.ingest.metadata import MetadataOptions
 from imagesearch.vectors import FloatArray
 
-# (n, dim) vectors, the positions (in the encoded source list) they belong to, and the
-# (position, "ErrorType: message") of every source that got no vector.
-Embedded = tuple[FloatArray, npt.NDArray[np.int64], list[tuple[int, str]]]
+
+class Embedded(NamedTuple):
+    """What an engine returns for the sources it encoded."""
+
+    vectors: FloatArray  # (n, dim) float32 unit rows
+    positions: npt.NDArray[np.int64]  # (n,) position of each vector in the encoded source list
+    failures: list[tuple[int, str]]  # (position, "ErrorType: message") of every source without one
+    facts: MetadataTable  # n rows: each vector's image (and file) facts (ingest/facts.py)
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,7 @@ class PipelineOptions:
     progress: bool | None = None  # None: a bar only on a terminal
     engine: Literal["local", "ray"] = "local"  # ray: Ray Data stages (imagesearch/ingest/ray/engine.py)
     ray_address: str | None = None  # None: RAY_ADDRESS, else a local Ray started for the run
+    metadata: MetadataOptions = field(default_factory=MetadataOptions)  # which CSV columns, which types
 
 
 @dataclass
@@ -50,6 +58,7 @@ class PipelineReport:
     stages: StageTimes
     manifest: Manifest
     failures: list[tuple[int, str, str]] = field(default_factory=list)
+    metadata_problems: int = 0  # CSV cells that did not fit their column's type (metadata_problems.csv)
 
     @property
     def images_per_second(self) -> float:
@@ -63,4 +72,5 @@ class PipelineReport:
             f"sources {stage.read_sources:.1f} s, fetch+decode {stage.fetch_decode:.1f} "
             f"worker-s, encoder waiting on I/O {stage.wait_for_decode:.1f} s, encode "
             f"{stage.encode:.1f} s, write {stage.write:.1f} s; resumed chunks: {self.resumed_chunks}"
+            + (f"; {self.metadata_problems} metadata cells unreadable" if self.metadata_problems else "")
         )

@@ -15,6 +15,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from imagesearch.errors import InvalidQueryError
 from imagesearch.search.lexical import CaptionIndex, rrf_fuse
@@ -38,6 +39,7 @@ class HybridQuery:
     vector: FloatArray  # (1, dim) unit CLIP query vector
     weight: float  # share of the caption ranking, (0, 1]
     exclude: Collection[int] = frozenset()
+    allowed: npt.NDArray[np.bool_] | None = None  # a filter's mask over the ids; None: every image
 
 
 class CaptionSearch:
@@ -56,6 +58,13 @@ class CaptionSearch:
 
     def rank(self, query: HybridQuery, dense: Candidates, options: RankOptions) -> RankedPage:
         """One page of the fused order; ``dense`` are the CLIP candidates of the whole window."""
+        items = self.ranked(query, dense, options.min_score)
+        if options.dedupe:
+            items = collapse(items, self._vectors, self._threshold)
+        return paginate(items, options)
+
+    def ranked(self, query: HybridQuery, dense: Candidates, min_score: float | None) -> list[Ranked]:
+        """The whole fused order (scores are the CLIP cosines), without those under ``min_score``."""
         window = len(dense[1])
         scores, ids = dense
         dense_items = sorted(
@@ -67,18 +76,17 @@ class CaptionSearch:
             key=lambda item: (-item.score, item.id),
         )
         cosine = {item.id: item.score for item in dense_items}
-        sparse = [i for i, _ in self._caption_index().search(query.text, window) if i not in query.exclude]
+        matches = self._caption_index().search(query.text, window, query.allowed)
+        sparse = [i for i, _ in matches if i not in query.exclude]
         fused = rrf_fuse([item.id for item in dense_items], sparse, query.weight)
         only_sparse = [i for i, _ in fused if i not in cosine]
         if only_sparse:
             found = self._vectors(only_sparse) @ np.asarray(query.vector, dtype=np.float32)[0]
             cosine.update(zip(only_sparse, (float(s) for s in found), strict=True))
         items = [Ranked(id=i, score=cosine[i]) for i, _ in fused]
-        if options.min_score is not None:
-            items = [item for item in items if item.score >= options.min_score]
-        if options.dedupe:
-            items = collapse(items, self._vectors, self._threshold)
-        return paginate(items, options)
+        if min_score is not None:
+            items = [item for item in items if item.score >= min_score]
+        return items
 
     def _caption_index(self) -> CaptionIndex:
         if self._captions is None:

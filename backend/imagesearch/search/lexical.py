@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import bm25s
 import numpy as np
+import numpy.typing as npt
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import: one line per index
 
@@ -59,15 +60,18 @@ class CaptionIndex:
             self._retriever.index(corpus, show_progress=False)
             self._vocab = dict(self._retriever.vocab_dict)
 
-    def search(self, query: str, k: int) -> list[tuple[int, float]]:
-        """Up to ``k`` (id, BM25 score) pairs, best first, ties by id; only ids whose caption matches."""
+    def search(
+        self, query: str, k: int, allowed: npt.NDArray[np.bool_] | None = None
+    ) -> list[tuple[int, float]]:
+        """Up to ``k`` (id, BM25 score) pairs, best first, ties by id; only ids whose caption
+        matches and, with ``allowed`` (a bool mask over the ids), that the mask allows."""
         if k <= 0 or not self._vocab:
             return []
         words = [word for word in dict.fromkeys(tokenize([query])[0]) if word in self._vocab]
         if not words:
             return []
         scores = np.asarray(self._retriever.get_scores(words), dtype=np.float64)
-        matched = np.flatnonzero(scores > 0)
+        matched = np.flatnonzero((scores > 0) if allowed is None else (scores > 0) & allowed)
         order = matched[np.lexsort((matched, -scores[matched]))][:k]
         return [(int(i), float(scores[i])) for i in order]
 

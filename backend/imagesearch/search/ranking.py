@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -28,10 +29,30 @@ VectorLookup = Callable[[list[int]], FloatArray]
 
 @dataclass(frozen=True)
 class RankOptions:
+    """How to cut one query's results into a page (hashable: part of the page cache's key).
+
+    ``filter`` (search/filters.py) restricts the images searched; ``cutoff="auto"`` keeps the
+    results before the largest drop in the score curve (search/autocut.py); ``sort`` orders the
+    relevant results by metadata fields (search/sorting.py); ``facets`` asks for value counts.
+    """
+
     top_k: int
     offset: int = 0
     min_score: float | None = None
     dedupe: bool = False
+    filter: str | None = None
+    sort: str | None = None
+    facets: tuple[str, ...] = ()
+    cutoff: Literal["auto"] | None = None
+
+    @property
+    def needs_relevant_set(self) -> bool:
+        """The page depends on the whole relevant set (its order or its end), not only a prefix."""
+        return (
+            self.sort is not None
+            or self.cutoff is not None
+            or (bool(self.facets) and self.min_score is not None)
+        )
 
 
 @dataclass(frozen=True)
@@ -78,23 +99,30 @@ class Ranker:
         return paginate(items, options)
 
     def _settled(self, candidates: Candidates, options: RankOptions) -> tuple[list[Ranked], bool]:
-        """Candidates whose place in the order is final; True when nothing more can qualify."""
-        scores, ids = candidates
-        valid = ids >= 0
-        fetched_all = len(ids) >= self.ntotal or not valid.all()
-        lowest = float(scores[valid].min()) if valid.any() else float("-inf")
-        items = [
-            Ranked(id=int(i), score=float(s))
-            for s, i in zip(scores[valid], ids[valid], strict=True)
-            if int(i) not in self.exclude
-        ]
-        items.sort(key=lambda item: (-item.score, item.id))
-        if not fetched_all:
-            items = [item for item in items if item.score > lowest]
-        below = options.min_score is not None and lowest < options.min_score
-        if options.min_score is not None:
-            items = [item for item in items if item.score >= options.min_score]
-        return items, fetched_all or below
+        return settled(candidates, self.ntotal, self.exclude, options.min_score)
+
+
+def settled(
+    candidates: Candidates, ntotal: int, exclude: Collection[int], min_score: float | None
+) -> tuple[list[Ranked], bool]:
+    """The candidates whose place in the order is final (of ``ntotal`` searchable images), without
+    ``exclude`` and those under ``min_score``; True when nothing more can qualify."""
+    scores, ids = candidates
+    valid = ids >= 0
+    fetched_all = len(ids) >= ntotal or not valid.all()
+    lowest = float(scores[valid].min()) if valid.any() else float("-inf")
+    items = [
+        Ranked(id=int(i), score=float(s))
+        for s, i in zip(scores[valid], ids[valid], strict=True)
+        if int(i) not in exclude
+    ]
+    items.sort(key=lambda item: (-item.score, item.id))
+    if not fetched_all:
+        items = [item for item in items if item.score > lowest]
+    below = min_score is not None and lowest < min_score
+    if min_score is not None:
+        items = [item for item in items if item.score >= min_score]
+    return items, fetched_all or below
 
 
 def paginate(items: list[Ranked], options: RankOptions) -> RankedPage:

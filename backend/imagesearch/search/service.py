@@ -8,23 +8,28 @@ wires them for one index and one encoder, and keeps the page cache of text searc
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 import numpy as np
+import numpy.typing as npt
 
 from imagesearch.config import Settings
 from imagesearch.encoders.protocol import Encoder
 from imagesearch.errors import InvalidQueryError
+from imagesearch.index.metadata import JsonValue
 from imagesearch.index.store import IndexBundle, load_bundle
 from imagesearch.index.stored_vectors import StoredVectors
 from imagesearch.search.caches import LruCache
 from imagesearch.search.compatibility import check_compatible
+from imagesearch.search.filtered import FilteredSearch
+from imagesearch.search.filters import FilterEngine
 from imagesearch.search.hybrid import NO_CAPTIONS, CaptionSearch, HybridQuery
 from imagesearch.search.index_search import IndexSearch
 from imagesearch.search.query_terms import BATCH_POSITIVE, QueryTerm, combine
 from imagesearch.search.query_vectors import Query, QueryVectors, excluded_ids
-from imagesearch.search.ranking import Ranked, RankedPage, Ranker, RankOptions, TopK
+from imagesearch.search.ranking import Ranked, RankedPage, Ranker, RankOptions, TopK, paginate, settled
+from imagesearch.search.refine import Facets, Refiner
 from imagesearch.telemetry import stage
 from imagesearch.vectors import FloatArray
 
@@ -36,6 +41,7 @@ class Hit:
     source: str
     duplicates: tuple[int, ...] = ()
     caption: str | None = None
+    metadata: dict[str, JsonValue] = field(default_factory=dict)
 
     @property
     def is_remote(self) -> bool:
@@ -46,6 +52,19 @@ class Hit:
 class Page:
     hits: list[Hit]
     has_more: bool = False
+    facets: Facets | None = None  # with options.facets: field -> buckets
+    total: int | None = None  # size of the relevant set, where the options made it known
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The images one query may return: a filter's mask (None: all) and how many there are."""
+
+    allowed: npt.NDArray[np.bool_] | None
+    count: int
+
+    def matching(self) -> npt.NDArray[np.int64] | None:
+        return None if self.allowed is None else np.flatnonzero(self.allowed).astype(np.int64)
 
 
 class Searcher:
@@ -62,6 +81,9 @@ class Searcher:
         # Whole pages of text searches: a repeated search skips the encoder and FAISS.
         self.page_cache: LruCache[tuple[str, RankOptions, float], Page] = LruCache(settings.result_cache_size)
         self.captions = CaptionSearch(bundle.captions, self.stored.get, settings.dedupe_threshold)
+        self.filters = FilterEngine(bundle.table)
+        self.filtered = FilteredSearch(bundle.index, settings.faiss_threads)
+        self.refiner = Refiner(bundle.table, self.stored.get, settings.dedupe_threshold)
 
     @classmethod
     def load(cls, settings: Settings, encoder: Encoder) -> Searcher:
@@ -129,12 +151,26 @@ class Searcher:
 
     # Ranking.
     def rank(self, query: Query, options: RankOptions) -> Page:
-        """One page of the stable order (score desc, id asc) for one query."""
+        """One page of the stable order (score desc, id asc) for one query, within its filter."""
         if options.top_k < 1:
             raise InvalidQueryError("top_k must be at least 1")
-        if self.size == 0:
-            return Page([])
-        return self._page(self._ranker(query.exclude).rank(self._top_k(query.vector), options))
+        self.refiner.check(options)
+        scope = self.scope(options.filter)
+        if scope.count == 0:
+            return Page([], facets=self.refiner.facets_of(options, scope.matching()), total=0)
+        top_k = self._top_k(query.vector, scope)
+        if options.needs_relevant_set:
+            items, _ = settled(top_k(self._window(scope)), scope.count, query.exclude, options.min_score)
+            return self._refined(items, options, scope)
+        ranked = self._ranker(query.exclude, scope.count).rank(top_k, options)
+        return self._page(ranked, self.refiner.facets_of(options, scope.matching()))
+
+    def scope(self, filter_text: str | None) -> Scope:
+        """The images a filter matches; raises FilterError (an InvalidQueryError) for a bad one."""
+        if not filter_text:
+            return Scope(None, self.size)
+        allowed = self.filters.mask(filter_text)
+        return Scope(allowed, int(np.count_nonzero(allowed)))
 
     def similar(self, image_id: int, options: RankOptions) -> Page:
         """Neighbours of an indexed image from its stored vector, the image itself excluded."""
@@ -142,36 +178,55 @@ class Searcher:
 
     def batch(self, queries: Sequence[Query], options: RankOptions) -> list[Page]:
         """First pages of many queries with ONE FAISS call (a row whose cut falls inside a tie of
-        equal scores is re-fetched alone, which exact duplicates in the index can cause)."""
+        equal scores is re-fetched alone, which exact duplicates in the index can cause). With a
+        filter or a relevant-set option, each query is ranked on its own."""
         if self.size == 0 or not queries:
             return [Page([]) for _ in queries]
-        rankers = [self._ranker(query.exclude) for query in queries]
+        if options.filter or options.needs_relevant_set or options.facets:
+            return [self.rank(query, options) for query in queries]
+        rankers = [self._ranker(query.exclude, self.size) for query in queries]
         k = max(ranker.first_k(options) for ranker in rankers)
         fetched = self.index_search.search(np.concatenate([query.vector for query in queries]), k)
         return [
-            self._page(ranker.rank(self._top_k(query.vector), options, first))
+            self._page(ranker.rank(self._top_k(query.vector, Scope(None, self.size)), options, first))
             for query, ranker, first in zip(queries, rankers, fetched, strict=True)
         ]
 
-    def _top_k(self, vector: FloatArray) -> TopK:
-        return lambda k: self.index_search.search(vector, k)[0]
+    def _top_k(self, vector: FloatArray, scope: Scope) -> TopK:
+        allowed = scope.allowed
+        if allowed is None:
+            return lambda k: self.index_search.search(vector, k)[0]
+        return lambda k: self.filtered.search(vector, allowed, k)
+
+    def _window(self, scope: Scope) -> int:
+        """Candidates that make up a relevant set: enough for the deepest page."""
+        return min(scope.count, self.settings.max_offset + self.settings.max_top_k + 1)
 
     def _check_hybrid(self, weight: float) -> None:
         if weight > 0 and not self.captions.available:
             raise InvalidQueryError(NO_CAPTIONS)
 
     def _hybrid(self, query: Query, text: str, options: RankOptions, weight: float) -> Page:
-        window = min(self.size, self.settings.max_offset + self.settings.max_top_k + 1)
-        dense = self.index_search.search(query.vector, window)[0]
-        hybrid = HybridQuery(text=text, vector=query.vector, weight=weight, exclude=query.exclude)
-        return self._page(self.captions.rank(hybrid, dense, options))
+        self.refiner.check(options)
+        scope = self.scope(options.filter)
+        if scope.count == 0:
+            return Page([], facets=self.refiner.facets_of(options, scope.matching()), total=0)
+        dense = self._top_k(query.vector, scope)(self._window(scope))
+        hybrid = HybridQuery(text, query.vector, weight, query.exclude, scope.allowed)
+        return self._refined(self.captions.ranked(hybrid, dense, options.min_score), options, scope)
 
-    def _ranker(self, exclude: frozenset[int]) -> Ranker:
-        return Ranker(self.size, self.stored.get, self.settings.dedupe_threshold, exclude)
+    def _refined(self, items: list[Ranked], options: RankOptions, scope: Scope) -> Page:
+        refined = self.refiner.refine(items, options, scope.matching())
+        known = options.cutoff is not None or options.min_score is not None
+        page = paginate(refined.items, options)
+        return self._page(page, refined.facets, len(refined.items) if known else None)
 
-    def _page(self, page: RankedPage) -> Page:
+    def _ranker(self, exclude: frozenset[int], ntotal: int) -> Ranker:
+        return Ranker(ntotal, self.stored.get, self.settings.dedupe_threshold, exclude)
+
+    def _page(self, page: RankedPage, facets: Facets | None = None, total: int | None = None) -> Page:
         with stage("metadata"):
-            return Page([self._hit(item) for item in page.items], page.has_more)
+            return Page([self._hit(item) for item in page.items], page.has_more, facets, total)
 
     def _hit(self, item: Ranked) -> Hit:
         captions = self.bundle.captions
@@ -181,4 +236,5 @@ class Searcher:
             source=self.bundle.urls[item.id],
             duplicates=item.duplicates,
             caption=(captions[item.id] or None) if captions is not None else None,
+            metadata=self.bundle.table.row(item.id),
         )

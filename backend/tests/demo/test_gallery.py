@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -87,11 +88,19 @@ def test_builds_images_and_csv_from_fake_debian_layout(tmp_path: Path) -> None:
         "cat1-a.jpg",
         "cat1-b.jpg",
     }
+    lion_source = tmp_path / "tux" / "stamps" / "animals" / "mammals" / "cats" / "lion.png"
+    assert lion_source.is_file()
     assert by_name["lion.jpg"] == {
         "url": by_name["lion.jpg"]["url"],
         "caption": "A lion.",
         "label": "animals/mammals",
         "origin": "tuxpaint",
+        "package": "tuxpaint-stamps-default",
+        "category": "animals",
+        "licence": "GPL-2",
+        "width": "120",
+        "height": "120",
+        "file_date": datetime.fromtimestamp(lion_source.stat().st_mtime, tz=UTC).date().isoformat(),
     }
     assert by_name["teapot.jpg"]["caption"] == "A teapot."  # BOM and double space cleaned
     assert by_name["teapot.jpg"]["label"] == "household"

@@ -22,7 +22,8 @@ def test_rows_come_back_in_position_order_with_failures_apart(tmp_path: Path) ->
         {"position": np.array([0, 1, 2]), "vector": -vectors, "error": np.array(["", "", ""])},
     )
     rows = load_rows(sorted(tmp_path.glob("chunk-*.npz"), reverse=True), 4)
-    kept, positions, failures = collect(rows, 6)
+    kept, positions, failures, facts = collect(rows, 6)
+    assert facts.rows == 5 and facts.fields == {}  # rows saved without facts have none
     assert positions.tolist() == [0, 1, 2, 3, 5]
     np.testing.assert_array_equal(kept, np.concatenate([-vectors, vectors[[0, 2]]]))
     assert failures == [(4, "HTTP 404")]

@@ -5,10 +5,12 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from support.imageserver import ImageServer
 from support.paths import BACKEND_DIR
 from support.pipeline_cli import pipeline_process
@@ -93,9 +95,28 @@ def test_report_and_manifest(built_index: BuiltIndex) -> None:
     manifest = report.manifest
     assert manifest.count == 24 and manifest.dim == 64 and manifest.index_type == "IndexFlatIP"
     assert manifest.encoder_id.startswith("open_clip:test-tiny-clip:sha256-")
-    assert set(manifest.checksums) == {"faiss_index/image_index.faiss", "embeddings/image_urls.pkl"}
-    norms = np.linalg.norm(load_bundle(built_index.settings).index.reconstruct_n(0, 24), axis=1)
+    assert set(manifest.checksums) == {
+        "faiss_index/image_index.faiss",
+        "embeddings/image_urls.pkl",
+        "embeddings/metadata.parquet",
+    }
+    bundle = load_bundle(built_index.settings)
+    norms = np.linalg.norm(bundle.index.reconstruct_n(0, 24), axis=1)
     np.testing.assert_allclose(norms, 1.0, atol=1e-5)
+    # A folder's images get their facts: size as PIL reads it, bytes and date as the file system says.
+    assert manifest.metadata_fields == {
+        "width": "number",
+        "height": "number",
+        "file_modified": "datetime",
+        "file_size": "number",
+    }
+    for row, url in enumerate(bundle.urls):
+        path, facts = Path(url), bundle.table.row(row)
+        with Image.open(path) as image:
+            assert (facts["width"], facts["height"]) == image.size
+        assert facts["file_size"] == path.stat().st_size
+        modified = datetime.fromisoformat(str(facts["file_modified"]).replace("Z", "+00:00"))
+        assert abs(modified.timestamp() - path.stat().st_mtime) < 0.001
     assert "24 images indexed" in report.summary()
 
 

@@ -34,6 +34,7 @@ def build_router(settings: Settings) -> APIRouter:
             warning=FALLBACK_WARNING if searcher.encoder.fallback else None,
             query_runtime=searcher.encoder.query_runtime,
             limits=limits,
+            metadata_fields=dict(searcher.bundle.table.fields),
         )
 
     return router

@@ -195,14 +195,15 @@ class _Prepare:
         started = time.perf_counter()
         results = list(self._threads.map(self._prepare, [str(source) for source in batch["source"]]))
         pixels = np.zeros((len(results), *self._shape), dtype=np.float32)
-        for row, (prepared, _) in enumerate(results):
+        for row, (prepared, _, _) in enumerate(results):
             if prepared is not None:
                 pixels[row] = prepared
         seconds = (time.perf_counter() - started) / max(1, len(results))
         return {
             "position": batch["position"].astype(np.int64),
             "pixels": pixels,
-            "error": np.array([error for _, error in results], dtype=object),
+            "error": np.array([error for _, error, _ in results], dtype=object),
+            "facts": np.array([facts for _, _, facts in results], dtype=object),
             "fetch_s": np.full(len(results), seconds),
         }
 
@@ -223,6 +224,7 @@ class _Encode:
             "position": batch["position"],
             "vector": vectors,
             "error": batch["error"],
+            "facts": batch["facts"],
             "fetch_s": batch["fetch_s"],
             "encode_s": np.full(len(ok), seconds),
         }

@@ -4,7 +4,7 @@ Builds a table of ``--rows`` rows (string, number, datetime and list fields, ~10
 times, for a few filters: compiling (parse + type check), the first mask (which also builds the
 column encodings it needs) and a mask with the encodings warm but no mask cache.
 
-    .venv/bin/python bench/bench_filters.py [--rows 1000000]
+    .venv/bin/python bench/bench_filter_language.py [--rows 1000000]
 """
 
 from __future__ import annotations
