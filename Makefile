@@ -91,9 +91,12 @@ bench-latency: setup ## query latency before/after (text, repeated, image upload
 bench-ann: setup ## ANN index types on clustered 512-d vectors: 100k (FULL=1 adds 1M), one table
 	$(PY) bench/bench_ann.py $(if $(FULL),--full)
 
-.PHONY: bench-api bench-batch
+.PHONY: bench-api bench-batch bench-filters
 bench-api: setup ## /search over HTTP at 1, 8 and 64 clients on a 100k index; where the time goes
 	$(PY) bench/bench_api.py
+
+bench-filters: setup ## filtered top-k: recall@10 and latency at 0.1-50 % selectivity (random / cluster masks), Flat, HNSW, IVF
+	$(PY) bench/bench_filters.py
 
 bench-batch: setup ## POST /search/batch against single /search calls: per-query cost, one table
 	$(PY) bench/bench_batch.py
