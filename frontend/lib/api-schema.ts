@@ -235,6 +235,16 @@ export interface components {
         /** BatchRequest */
         BatchRequest: {
             /**
+             * Cutoff
+             * @description auto: keep the results before the largest drop in this query's score curve
+             */
+            cutoff?: ("auto" | "none") | null;
+            /**
+             * Filter
+             * @description metadata filter, e.g. year >= 2020 AND photographer = "Jane Doe" (docs/filters.md), for every query
+             */
+            filter?: string | null;
+            /**
              * Min Score
              * @description drop results scoring below
              */
@@ -270,15 +280,30 @@ export interface components {
         /** Body_search_by_image_search_by_image_post */
         Body_search_by_image_search_by_image_post: {
             /**
+             * Cutoff
+             * @description auto: keep the results before the largest drop in this query's score curve
+             */
+            cutoff?: ("auto" | "none") | null;
+            /**
              * Dedupe
              * @description collapse near-duplicate images into the best-scored one
              */
             dedupe?: boolean | null;
             /**
+             * Facets
+             * @description comma-separated metadata fields to count values of, over all relevant results
+             */
+            facets?: string | null;
+            /**
              * File
              * @description image, at most 20,971,520 bytes
              */
             file: string;
+            /**
+             * Filter
+             * @description metadata filter, e.g. year >= 2020 AND photographer = "Jane Doe" (docs/filters.md); fields and types: GET /health metadata_fields
+             */
+            filter?: string | null;
             /**
              * Min Score
              * @description drop results whose score is below this, -1..1
@@ -289,6 +314,11 @@ export interface components {
              * @description rank of the first result (pagination), 0..1000
              */
             offset?: number | null;
+            /**
+             * Sort
+             * @description order the relevant results by metadata: field:asc or field:desc, comma-separated keys
+             */
+            sort?: string | null;
             /**
              * Top K
              * @description number of results, 1..200
@@ -329,6 +359,57 @@ export interface components {
             errors?: {
                 [key: string]: unknown;
             }[] | null;
+        };
+        /** FacetBucketModel */
+        FacetBucketModel: {
+            /**
+             * Count
+             * @description relevant results with this value (or in this range)
+             */
+            count: number;
+            /**
+             * From
+             * @description start of a number/date range (inclusive)
+             */
+            from?: unknown;
+            /**
+             * To
+             * @description end of a number/date range (exclusive; the last is inclusive)
+             */
+            to?: unknown;
+            /**
+             * Value
+             * @description the value counted (strings, booleans, list items); null: no value
+             */
+            value?: unknown;
+        };
+        /** FacetModel */
+        FacetModel: {
+            /**
+             * Buckets
+             * @description values by count (strings, booleans, lists) or consecutive ranges (numbers, dates); a last {value: null} bucket counts results without a value
+             */
+            buckets: components["schemas"]["FacetBucketModel"][];
+            /**
+             * Distinct
+             * @description how many distinct values (value facets)
+             */
+            distinct?: number | null;
+            /**
+             * Max
+             * @description largest value (range facets)
+             */
+            max?: unknown;
+            /**
+             * Min
+             * @description smallest value (range facets)
+             */
+            min?: unknown;
+            /**
+             * Type
+             * @description the field's type (string, number, boolean, datetime, list)
+             */
+            type: string;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -377,6 +458,13 @@ export interface components {
             index_type: string;
             /** @description the request limits this API enforces (its settings) */
             limits: components["schemas"]["Limits"];
+            /**
+             * Metadata Fields
+             * @description metadata field -> type (string, number, boolean, datetime, list): what filter, sort and facets can use
+             */
+            metadata_fields?: {
+                [key: string]: string;
+            };
             /** Model */
             model: string;
             /** Pretrained */
@@ -473,11 +561,26 @@ export interface components {
         /** SearchRequest */
         SearchRequest: {
             /**
+             * Cutoff
+             * @description auto: keep the results before the largest drop in this query's score curve
+             */
+            cutoff?: ("auto" | "none") | null;
+            /**
              * Dedupe
              * @description collapse near-duplicate images into one result
              * @default false
              */
             dedupe: boolean;
+            /**
+             * Facets
+             * @description metadata fields to count values of, over all relevant results
+             */
+            facets?: string[];
+            /**
+             * Filter
+             * @description metadata filter, e.g. year >= 2020 AND photographer = "Jane Doe" (docs/filters.md)
+             */
+            filter?: string | null;
             /**
              * Hybrid
              * @description weight of the caption text match (0: CLIP only)
@@ -496,6 +599,11 @@ export interface components {
              */
             offset: number;
             /**
+             * Sort
+             * @description order the relevant results by metadata: field:asc or field:desc, comma-separated keys
+             */
+            sort?: string | null;
+            /**
              * Terms
              * @description weighted terms; at least one positive
              */
@@ -510,10 +618,27 @@ export interface components {
         /** SearchResponse */
         SearchResponse: {
             /**
+             * Cutoff
+             * @description 'auto' when the adaptive cutoff applied
+             */
+            cutoff?: string | null;
+            /**
              * Dedupe
              * @default false
              */
             dedupe: boolean;
+            /**
+             * Facets
+             * @description field -> value counts (or ranges) over all relevant results
+             */
+            facets?: {
+                [key: string]: components["schemas"]["FacetModel"];
+            } | null;
+            /**
+             * Filter
+             * @description the metadata filter applied
+             */
+            filter?: string | null;
             /**
              * Has More
              * @description at least one more result follows this page
@@ -535,8 +660,18 @@ export interface components {
             query: string;
             /** Results */
             results: components["schemas"]["SearchResult"][];
+            /**
+             * Sort
+             * @description the metadata sort applied to the relevant results
+             */
+            sort?: string | null;
             /** Top K */
             top_k: number;
+            /**
+             * Total
+             * @description number of relevant results, when a cutoff (min_score or auto) bounds them
+             */
+            total?: number | null;
         };
         /** SearchResult */
         SearchResult: {
@@ -560,6 +695,13 @@ export interface components {
              * @description URL a browser can load: the original http(s) URL, or /images/{id}
              */
             image_url: string;
+            /**
+             * Metadata
+             * @description the image's metadata, field -> value (datetimes in ISO 8601, UTC); absent: left out
+             */
+            metadata?: {
+                [key: string]: unknown;
+            };
             /**
              * Score
              * @description cosine similarity between query and image, -1..1
@@ -880,6 +1022,14 @@ export interface operations {
                 min_score?: number | null;
                 /** @description collapse near-duplicate images into the best-scored one */
                 dedupe?: boolean;
+                /** @description metadata filter, e.g. year >= 2020 AND photographer = "Jane Doe" (docs/filters.md); fields and types: GET /health metadata_fields */
+                filter?: string | null;
+                /** @description order the relevant results by metadata: field:asc or field:desc, comma-separated keys */
+                sort?: string | null;
+                /** @description comma-separated metadata fields to count values of, over all relevant results */
+                facets?: string | null;
+                /** @description auto: keep the results before the largest drop in this query's score curve */
+                cutoff?: ("auto" | "none") | null;
             };
             header?: never;
             path?: never;
@@ -987,6 +1137,14 @@ export interface operations {
                 min_score?: number | null;
                 /** @description collapse near-duplicate images into the best-scored one */
                 dedupe?: boolean;
+                /** @description metadata filter, e.g. year >= 2020 AND photographer = "Jane Doe" (docs/filters.md); fields and types: GET /health metadata_fields */
+                filter?: string | null;
+                /** @description order the relevant results by metadata: field:asc or field:desc, comma-separated keys */
+                sort?: string | null;
+                /** @description comma-separated metadata fields to count values of, over all relevant results */
+                facets?: string | null;
+                /** @description auto: keep the results before the largest drop in this query's score curve */
+                cutoff?: ("auto" | "none") | null;
             };
             header?: never;
             path?: never;
@@ -1098,6 +1256,14 @@ export interface operations {
                 min_score?: number | null;
                 /** @description collapse near-duplicate images into the best-scored one */
                 dedupe?: boolean;
+                /** @description metadata filter, e.g. year >= 2020 AND photographer = "Jane Doe" (docs/filters.md); fields and types: GET /health metadata_fields */
+                filter?: string | null;
+                /** @description order the relevant results by metadata: field:asc or field:desc, comma-separated keys */
+                sort?: string | null;
+                /** @description comma-separated metadata fields to count values of, over all relevant results */
+                facets?: string | null;
+                /** @description auto: keep the results before the largest drop in this query's score curve */
+                cutoff?: ("auto" | "none") | null;
             };
             header?: never;
             path: {

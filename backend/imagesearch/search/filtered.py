@@ -2,7 +2,7 @@
 
 The filter runs *inside* the search (an ``IDSelectorBitmap`` in the search parameters), never
 as a post-filter of an unfiltered top-k, so a page is never short while allowed ids remain.
-Two paths, chosen per call (measurements in ``bench/results_filters.md``):
+Two paths, chosen per call (measurements in ``bench/RESULTS.md``):
 
 - **exact**: an exhaustive scan of the allowed ids only: the flat vectors of ``IndexFlat`` (or
   of HNSW's flat ``storage``), or every inverted list of an IVF index (``nprobe = nlist``; the
@@ -43,7 +43,7 @@ from imagesearch.vectors import FloatArray
 
 BoolArray = npt.NDArray[np.bool_]
 
-# Measured on 100k clustered 512-d vectors (bench/bench_filters.py, bench/results_filters.md).
+# Measured on 100k clustered 512-d vectors (bench/bench_filters.py, bench/RESULTS.md).
 EXACT_SCAN_MAX = 4096  # allowed ids below which the exact scan (< 1 ms here) always wins
 PROBE_K = 16  # unfiltered neighbours (the nearest few) inspected to estimate the filter's local selectivity
 HNSW_MARGIN = 2.0  # efSearch = base * HNSW_MARGIN / selectivity (recall@10 >= 0.95 at 10 %)
