@@ -39,6 +39,7 @@ def row_for(n: int, path: Path) -> dict[str, str]:
         "tags": "|".join(TAGS[(n + k) % 5] for k in range(n % 3)),
         "featured": "yes" if n % 4 == 0 else "no",
         "rating": "" if n % 7 == 0 else str(n % 5),  # some images have none
+        "caption": f"{TAGS[n % 5]} picture number {n}",
     }
 
 
@@ -116,7 +117,7 @@ def test_every_result_carries_its_own_metadata(api: Server, collection: Collecti
         row, metadata = collection.rows[result["id"]], result["metadata"]
         assert result["source"] == row["url"]
         assert metadata["photographer"] == row["photographer"] and metadata["year"] == int(row["year"])
-        assert metadata["tags"] == (row["tags"].split("|") if row["tags"] else [])
+        assert metadata.get("tags") == (row["tags"].split("|") if row["tags"] else None)  # empty: missing
         assert metadata["featured"] == (row["featured"] == "yes")
         assert metadata.get("rating") == (int(row["rating"]) if row["rating"] else None)
         assert metadata["taken"] == row["taken"]
@@ -229,3 +230,13 @@ def test_every_route_takes_the_same_filter(api: Server, collection: Collection) 
         json={"queries": [{"text": "sea"}, {"image_id": 3}], "filter": expression, "top_k": 50},
     ).json()
     assert [{r["id"] for r in page["results"]} for page in batch["results"]] == [set(keep), set(keep)]
+
+
+def test_hybrid_search_stays_inside_the_filter(api: Server, collection: Collection) -> None:
+    """The caption (BM25) side of a hybrid search only proposes images the filter allows."""
+    keep = {i for i, row in enumerate(collection.rows) if row["featured"] == "yes"}
+    body = get(api, query="forest picture", hybrid=0.5, filter="featured = true", top_k=COUNT).json()
+    ids = [r["id"] for r in body["results"]]
+    assert set(ids) == keep and len(ids) == len(keep)
+    unfiltered = [r["id"] for r in get(api, query="forest picture", hybrid=1.0, top_k=5).json()["results"]]
+    assert any(i not in keep for i in unfiltered)  # the caption match alone would leave the filter

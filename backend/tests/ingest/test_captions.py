@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from support.imageserver import ImageServer
 from support.pipeline_cli import pipeline_process
 from support.tiny import settings_env, tiny_settings
@@ -114,6 +115,11 @@ def test_captions_stay_aligned_when_images_fail(
     assert bundle.captions == [f"good image {i}" for i in range(8)]
     assert bundle.manifest.has_captions and bundle.manifest.caption_columns == ["caption"]
     assert CAPTIONS_FILE in bundle.manifest.checksums
+    # The CSV's other columns and each image's own size stay with it through the failures too.
+    assert [bundle.table.row(i)["label"] for i in range(8)] == [f"label {i}" for i in range(8)]
+    for i, path in enumerate(good):
+        with Image.open(path) as image:
+            assert (bundle.table.row(i)["width"], bundle.table.row(i)["height"]) == image.size
 
 
 def test_incremental_build_keeps_captions_aligned_and_equals_a_fresh_build(
@@ -145,6 +151,9 @@ def test_incremental_build_keeps_captions_aligned_and_equals_a_fresh_build(
     assert_aligned(a, {row[0]: row[1] for row in grown_rows})
     assert a.urls == b.urls and a.captions == b.captions
     np.testing.assert_allclose(a.index.reconstruct_n(0, 14), b.index.reconstruct_n(0, 14), atol=1e-5)
+    # Metadata too: reused images keep their facts, every row has the current CSV's values.
+    assert a.table.fields == b.table.fields and {"caption", "width", "height"} <= set(a.table.fields)
+    assert [a.table.row(i) for i in range(14)] == [b.table.row(i) for i in range(14)]
 
     # Shrinking to a list without captions drops them: the manifest says there are none.
     shrunk = tmp_path / "c.txt"

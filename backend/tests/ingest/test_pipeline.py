@@ -21,6 +21,7 @@ from imagesearch.errors import SourceError
 from imagesearch.images import decode_image
 from imagesearch.index.store import load_bundle
 from imagesearch.ingest.fetch import Fetcher
+from imagesearch.ingest.metadata import MetadataOptions
 from imagesearch.ingest.pipeline import PipelineOptions, run_pipeline
 
 
@@ -197,3 +198,35 @@ def test_cli_reports_systemic_errors_without_a_traceback(tiny_checkpoint: Path, 
     output = process.communicate(timeout=120)[0].decode()
     assert process.returncode == 1
     assert "no URL column found" in output and "Traceback" not in output
+
+
+def test_metadata_cells_that_do_not_fit_are_reported_and_never_shift_rows(
+    image_dir: Path, tiny_checkpoint: Path, tiny_encoder: Encoder, tmp_path: Path
+) -> None:
+    paths = sorted(image_dir.rglob("*.*"))[:6]
+    rows = [[str(path), str(2000 + i), "t" if i % 2 else "f"] for i, path in enumerate(paths)]
+    rows[2][1] = "about 2002"  # not a number
+    rows.insert(4, [str(tmp_path / "gone.jpg"), "1999", "t"])  # an image that fails
+    source = tmp_path / "photos.csv"
+    source.write_text("path,year,featured\n" + "".join(",".join(row) + "\n" for row in rows))
+    settings = tiny_settings(tiny_checkpoint, tmp_path / "data", batch_size=2)
+    options = PipelineOptions(
+        source=source,
+        progress=False,
+        metadata=MetadataOptions(types={"year": "number", "featured": "boolean"}),
+    )
+
+    report = run_pipeline(settings, options, tiny_encoder)
+
+    assert (report.ok, report.failed, report.metadata_problems) == (6, 1, 1)
+    assert "1 metadata cells unreadable" in report.summary()
+    with (settings.data_dir / "metadata_problems.csv").open() as handle:
+        problems = list(csv.DictReader(handle))
+    assert [(p["row"], p["column"], p["value"]) for p in problems] == [("2", "year", "about 2002")]
+    bundle = load_bundle(settings)
+    expected = [row for row in rows if "gone" not in row[0]]
+    assert bundle.urls == [row[0] for row in expected]
+    for i, row in enumerate(expected):
+        metadata = bundle.table.row(i)
+        assert metadata.get("year") == (None if row[1] == "about 2002" else int(row[1]))
+        assert metadata["featured"] == (row[2] == "t")
