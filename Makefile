@@ -109,8 +109,8 @@ bench-towers: setup ## query towers in-process: torch fp32 vs ONNX Runtime fp32 
 bench-models: setup ## recommended model/tag pairs: build time, images/s, text query ms, peak RSS
 	$(PY) bench/bench_models.py
 
-eval: setup ## score the index: make eval [CAPTIONS=captions.csv] [LABELS=class-folders|labels.csv]
-	$(PY) backend/evaluate.py --data-dir "$(DATA_DIR)" $(if $(CAPTIONS),--captions "$(CAPTIONS)") $(if $(LABELS),--labels "$(LABELS)")
+eval: setup ## score the index: make eval [CAPTIONS=captions.csv] [LABELS=class-folders|labels.csv] [CUTOFF=1]
+	$(PY) backend/evaluate.py --data-dir "$(DATA_DIR)" $(if $(CAPTIONS),--captions "$(CAPTIONS)") $(if $(LABELS),--labels "$(LABELS)") $(if $(CUTOFF),--cutoff)
 
 docker-lint: setup ## lint the Dockerfiles (hadolint) and compose files (compose-spec schema), offline
 	$(VENV)/bin/hadolint backend/Dockerfile frontend/Dockerfile

@@ -129,6 +129,12 @@ class Settings(BaseSettings):
     )
     max_query_terms: int = Field(default=8, ge=1, le=64, description="terms per POST /search query")
     max_batch_queries: int = Field(default=64, ge=1, le=1024, description="queries per POST /search/batch")
+    cutoff_window: int = Field(
+        default=100,
+        ge=2,
+        le=10_000,
+        description="candidates cutoff=auto looks at: it keeps those before the largest drop among them",
+    )
 
     # Distributed embedding on Ray (issue 7): `run_pipeline.py --engine ray`, imagesearch/ingest/ray/.
     ray_encode_actors: int = Field(

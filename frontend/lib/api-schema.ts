@@ -360,7 +360,10 @@ export interface components {
                 [key: string]: unknown;
             }[] | null;
         };
-        /** FacetBucketModel */
+        /**
+         * FacetBucketModel
+         * @description A value with its count, or a range with its count, or (``missing``) the count without a value.
+         */
         FacetBucketModel: {
             /**
              * Count
@@ -373,13 +376,19 @@ export interface components {
              */
             from?: unknown;
             /**
+             * Missing
+             * @description true: the count of results without a value
+             * @default false
+             */
+            missing: boolean;
+            /**
              * To
              * @description end of a number/date range (exclusive; the last is inclusive)
              */
             to?: unknown;
             /**
              * Value
-             * @description the value counted (strings, booleans, list items); null: no value
+             * @description the value counted (strings, booleans, list items)
              */
             value?: unknown;
         };
@@ -387,7 +396,7 @@ export interface components {
         FacetModel: {
             /**
              * Buckets
-             * @description values by count (strings, booleans, lists) or consecutive ranges (numbers, dates); a last {value: null} bucket counts results without a value
+             * @description values by count (strings, booleans, lists) or consecutive ranges (numbers, dates); a last bucket with missing=true counts the results without a value
              */
             buckets: components["schemas"]["FacetBucketModel"][];
             /**

@@ -19,6 +19,12 @@ FILTER_FIELD_DOC = 'metadata filter, e.g. year >= 2020 AND photographer = "Jane 
 SORT_FIELD_DOC = "order the relevant results by metadata: field:asc or field:desc, comma-separated keys"
 FACETS_FIELD_DOC = "metadata fields to count values of, over all relevant results"
 CUTOFF_FIELD_DOC = "auto: keep the results before the largest drop in this query's score curve"
+
+
+def _absent(value: Any) -> bool:
+    return value is None
+
+
 MAX_WEIGHT = 10.0
 """Largest absolute weight of one term of a combined query (a constant, not a setting)."""
 
@@ -39,25 +45,45 @@ class SearchResult(BaseModel):
 
 
 class FacetBucketModel(BaseModel):
+    """A value with its count, or a range with its count, or (``missing``) the count without a value."""
+
     value: Any = Field(
-        default=None, description="the value counted (strings, booleans, list items); null: no value"
+        default=None, exclude_if=_absent, description="the value counted (strings, booleans, list items)"
+    )
+    from_: Any = Field(
+        default=None, alias="from", exclude_if=_absent, description="start of a number/date range (inclusive)"
+    )
+    to: Any = Field(
+        default=None,
+        exclude_if=_absent,
+        description="end of a number/date range (exclusive; the last is inclusive)",
     )
     count: int = Field(description="relevant results with this value (or in this range)")
-    from_: Any = Field(default=None, alias="from", description="start of a number/date range (inclusive)")
-    to: Any = Field(default=None, description="end of a number/date range (exclusive; the last is inclusive)")
+    missing: bool = Field(
+        default=False, exclude_if=lambda v: not v, description="true: the count of results without a value"
+    )
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mark_missing(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "from" not in data and data.get("value") is None:
+            return {**data, "missing": True}
+        return data
 
 
 class FacetModel(BaseModel):
     type: str = Field(description="the field's type (string, number, boolean, datetime, list)")
     buckets: list[FacetBucketModel] = Field(
         description="values by count (strings, booleans, lists) or consecutive ranges (numbers, dates); "
-        "a last {value: null} bucket counts results without a value"
+        "a last bucket with missing=true counts the results without a value"
     )
-    distinct: int | None = Field(default=None, description="how many distinct values (value facets)")
-    min: Any = Field(default=None, description="smallest value (range facets)")
-    max: Any = Field(default=None, description="largest value (range facets)")
+    distinct: int | None = Field(
+        default=None, exclude_if=_absent, description="how many distinct values (value facets)"
+    )
+    min: Any = Field(default=None, exclude_if=_absent, description="smallest value (range facets)")
+    max: Any = Field(default=None, exclude_if=_absent, description="largest value (range facets)")
 
 
 class SearchResponse(BaseModel):

@@ -37,6 +37,7 @@ class Refiner:
     table: MetadataTable
     vectors: VectorLookup
     threshold: float
+    cutoff_window: int = 100  # candidates the adaptive cutoff looks at (IMAGESEARCH_CUTOFF_WINDOW)
 
     def check(self, options: RankOptions) -> None:
         """InvalidQueryError for a sort or facet naming no field of this index (before searching)."""
@@ -51,6 +52,9 @@ class Refiner:
         """``items``: the candidates in score order, ``min_score`` applied; ``matching``: the ids
         the filter matches (None: every image), which facets count when no cutoff applies."""
         if options.cutoff == "auto" and items:
+            # The drop is looked for among the best ``cutoff_window``: over a whole collection's
+            # long tail every gap looks small (evaluation/cutoff.py measures the same window).
+            items = items[: self.cutoff_window]
             items = items[: auto_cutoff(np.array([item.score for item in items], dtype=np.float32))]
         if options.dedupe:
             items = collapse(items, self.vectors, self.threshold)

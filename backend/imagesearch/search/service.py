@@ -83,7 +83,9 @@ class Searcher:
         self.captions = CaptionSearch(bundle.captions, self.stored.get, settings.dedupe_threshold)
         self.filters = FilterEngine(bundle.table)
         self.filtered = FilteredSearch(bundle.index, settings.faiss_threads)
-        self.refiner = Refiner(bundle.table, self.stored.get, settings.dedupe_threshold)
+        self.refiner = Refiner(
+            bundle.table, self.stored.get, settings.dedupe_threshold, settings.cutoff_window
+        )
 
     @classmethod
     def load(cls, settings: Settings, encoder: Encoder) -> Searcher:
