@@ -280,51 +280,11 @@ export interface components {
         /** Body_search_by_image_search_by_image_post */
         Body_search_by_image_search_by_image_post: {
             /**
-             * Cutoff
-             * @description auto: keep the results before the largest drop in this query's score curve
-             */
-            cutoff?: ("auto" | "none") | null;
-            /**
-             * Dedupe
-             * @description collapse near-duplicate images into the best-scored one
-             */
-            dedupe?: boolean | null;
-            /**
-             * Facets
-             * @description comma-separated metadata fields to count values of, over all relevant results
-             */
-            facets?: string | null;
-            /**
              * File
              * @description image, at most 20,971,520 bytes
              */
             file: string;
-            /**
-             * Filter
-             * @description metadata filter, e.g. year >= 2020 AND photographer = "Jane Doe" (docs/filters.md); fields and types: GET /health metadata_fields
-             */
-            filter?: string | null;
-            /**
-             * Min Score
-             * @description drop results whose score is below this, -1..1
-             */
-            min_score?: number | null;
-            /**
-             * Offset
-             * @description rank of the first result (pagination), 0..1000
-             */
-            offset?: number | null;
-            /**
-             * Sort
-             * @description order the relevant results by metadata: field:asc or field:desc, comma-separated keys
-             */
-            sort?: string | null;
-            /**
-             * Top K
-             * @description number of results, 1..200
-             */
-            top_k?: number | null;
-        };
+        } & components["schemas"]["RankForm"];
         /** EmbedResponse */
         EmbedResponse: {
             /** Dim */
@@ -544,6 +504,49 @@ export interface components {
              * @description largest image file, uploaded or base64 in a term (IMAGESEARCH_MAX_UPLOAD_BYTES)
              */
             max_upload_bytes: number;
+        };
+        /** RankForm */
+        RankForm: {
+            /**
+             * Cutoff
+             * @description auto: keep the results before the largest drop in this query's score curve
+             */
+            cutoff?: ("auto" | "none") | null;
+            /**
+             * Dedupe
+             * @description collapse near-duplicate images into the best-scored one
+             */
+            dedupe?: boolean | null;
+            /**
+             * Facets
+             * @description comma-separated metadata fields to count values of, over all relevant results
+             */
+            facets?: string | null;
+            /**
+             * Filter
+             * @description metadata filter, e.g. year >= 2020 AND photographer = "Jane Doe" (docs/filters.md); fields and types: GET /health metadata_fields
+             */
+            filter?: string | null;
+            /**
+             * Min Score
+             * @description drop results scoring below this
+             */
+            min_score?: number | null;
+            /**
+             * Offset
+             * @description rank of the first result (pagination)
+             */
+            offset?: number | null;
+            /**
+             * Sort
+             * @description order the relevant results by metadata: field:asc or field:desc, comma-separated keys
+             */
+            sort?: string | null;
+            /**
+             * Top K
+             * @description number of results
+             */
+            top_k?: number | null;
         };
         /** ReloadResponse */
         ReloadResponse: {
@@ -1023,11 +1026,11 @@ export interface operations {
                 query: string;
                 /** @description weight of the caption text match (BM25, fused by rank), 0..1; 0: CLIP only */
                 hybrid?: number;
-                /** @description number of results, 1..200 */
+                /** @description number of results */
                 top_k?: number;
-                /** @description rank of the first result (pagination), 0..1000 */
+                /** @description rank of the first result (pagination) */
                 offset?: number;
-                /** @description drop results whose score is below this, -1..1 */
+                /** @description drop results scoring below this */
                 min_score?: number | null;
                 /** @description collapse near-duplicate images into the best-scored one */
                 dedupe?: boolean;
@@ -1138,11 +1141,11 @@ export interface operations {
     search_by_image_search_by_image_post: {
         parameters: {
             query?: {
-                /** @description number of results, 1..200 */
+                /** @description number of results */
                 top_k?: number;
-                /** @description rank of the first result (pagination), 0..1000 */
+                /** @description rank of the first result (pagination) */
                 offset?: number;
-                /** @description drop results whose score is below this, -1..1 */
+                /** @description drop results scoring below this */
                 min_score?: number | null;
                 /** @description collapse near-duplicate images into the best-scored one */
                 dedupe?: boolean;
@@ -1257,11 +1260,11 @@ export interface operations {
     similar_similar__image_id__get: {
         parameters: {
             query?: {
-                /** @description number of results, 1..200 */
+                /** @description number of results */
                 top_k?: number;
-                /** @description rank of the first result (pagination), 0..1000 */
+                /** @description rank of the first result (pagination) */
                 offset?: number;
-                /** @description drop results whose score is below this, -1..1 */
+                /** @description drop results scoring below this */
                 min_score?: number | null;
                 /** @description collapse near-duplicate images into the best-scored one */
                 dedupe?: boolean;

@@ -14,6 +14,7 @@ from pydantic.fields import FieldInfo
 
 from imagesearch.config import Settings
 from imagesearch.search.query_terms import BATCH_POSITIVE, NONZERO_WEIGHT, ONE_KIND, ONE_POSITIVE
+from imagesearch.search.ranking import RankOptions
 
 FILTER_FIELD_DOC = 'metadata filter, e.g. year >= 2020 AND photographer = "Jane Doe" (docs/filters.md)'
 SORT_FIELD_DOC = "order the relevant results by metadata: field:asc or field:desc, comma-separated keys"
@@ -229,6 +230,18 @@ class SearchRequest(BaseModel):
     facets: list[str] = Field(default_factory=list, max_length=20, description=FACETS_FIELD_DOC)
     cutoff: Literal["auto", "none"] | None = Field(default=None, description=CUTOFF_FIELD_DOC)
 
+    def options(self) -> RankOptions:
+        return RankOptions(
+            self.top_k,
+            self.offset,
+            self.min_score,
+            self.dedupe,
+            filter=self.filter or None,
+            sort=self.sort or None,
+            facets=tuple(dict.fromkeys(self.facets)),
+            cutoff="auto" if self.cutoff == "auto" else None,
+        )
+
     @model_validator(mode="after")
     def _one_positive(self) -> SearchRequest:
         if not any(term.weight > 0 for term in self.terms):
@@ -257,6 +270,10 @@ class BatchRequest(BaseModel):
     )
     cutoff: Literal["auto", "none"] | None = Field(default=None, description=CUTOFF_FIELD_DOC)
 
+    def options(self) -> RankOptions:
+        cutoff: Literal["auto"] | None = "auto" if self.cutoff == "auto" else None
+        return RankOptions(self.top_k, min_score=self.min_score, filter=self.filter or None, cutoff=cutoff)
+
 
 @dataclass(frozen=True)
 class RequestModels:
@@ -266,26 +283,30 @@ class RequestModels:
 
 def request_models(settings: Settings) -> RequestModels:
     """Subclasses of the request models carrying this configuration's limits (shown in /docs)."""
-    text = _limited(SearchTerm, "text", str | None, max_length=settings.max_query_chars)
+    text = limited_field(SearchTerm, "text", str | None, max_length=settings.max_query_chars)
     term = create_model("SearchTerm", __base__=SearchTerm, text=text)
     query = create_model("BatchQuery", __base__=BatchQuery, text=text)
     search = create_model(
         "SearchRequest",
         __base__=SearchRequest,
-        terms=_limited(SearchRequest, "terms", list[term], max_length=settings.max_query_terms),  # type: ignore[valid-type]
-        top_k=_limited(SearchRequest, "top_k", int, default=settings.default_top_k, le=settings.max_top_k),
-        offset=_limited(SearchRequest, "offset", int, le=settings.max_offset),
+        terms=limited_field(SearchRequest, "terms", list[term], max_length=settings.max_query_terms),  # type: ignore[valid-type]
+        top_k=limited_field(
+            SearchRequest, "top_k", int, default=settings.default_top_k, le=settings.max_top_k
+        ),
+        offset=limited_field(SearchRequest, "offset", int, le=settings.max_offset),
     )
     batch = create_model(
         "BatchRequest",
         __base__=BatchRequest,
-        queries=_limited(BatchRequest, "queries", list[query], max_length=settings.max_batch_queries),  # type: ignore[valid-type]
-        top_k=_limited(BatchRequest, "top_k", int, default=settings.default_top_k, le=settings.max_top_k),
+        queries=limited_field(BatchRequest, "queries", list[query], max_length=settings.max_batch_queries),  # type: ignore[valid-type]
+        top_k=limited_field(
+            BatchRequest, "top_k", int, default=settings.default_top_k, le=settings.max_top_k
+        ),
     )
     return RequestModels(search=search, batch=batch)
 
 
-def _limited(model: type[BaseModel], name: str, annotation: Any, **limits: Any) -> Any:
+def limited_field(model: type[BaseModel], name: str, annotation: Any, **limits: Any) -> Any:
     """``model``'s field ``name`` (its default, constraints and description) with ``limits`` added."""
     base = model.model_fields[name]
     return (annotation, FieldInfo.merge_field_infos(base, Field(**limits)))

@@ -39,19 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="CSV column holding a caption; repeat to join several with ' — ' (default: detected by "
         "name: caption, description, photo_description, ai_description, alt_text, title, ...)",
     )
-    parser.add_argument(
-        "--metadata-columns",
-        help="CSV columns to keep as metadata, comma-separated (default: every column but the URL)",
-    )
-    parser.add_argument(
-        "--metadata-type",
-        action="append",
-        default=[],
-        metavar="COLUMN=TYPE",
-        help="a column's type instead of the inferred one: string, number, boolean, datetime or list "
-        "(repeat for several); cells that do not fit are reported in metadata_problems.csv",
-    )
-    parser.add_argument("--list-separator", default="|", help="separator of list cells (default: |)")
+    _add_metadata_arguments(parser)
     parser.add_argument("--limit", type=int, help="index only the first N images")
     parser.add_argument("--batch-size", type=int, help="images per encoder batch")
     parser.add_argument("--workers", type=int, help="concurrent fetch/decode workers")
@@ -77,6 +65,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--ray-address", help="Ray cluster to join with --engine ray (default: RAY_ADDRESS, else a local Ray)"
     )
     return parser.parse_args(argv)
+
+
+def _add_metadata_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--metadata-columns",
+        help="CSV columns to keep as metadata, comma-separated (default: every column but the URL)",
+    )
+    parser.add_argument(
+        "--metadata-type",
+        action="append",
+        default=[],
+        metavar="COLUMN=TYPE",
+        help="a column's type instead of the inferred one: string, number, boolean, datetime or list "
+        "(repeat for several); cells that do not fit are reported in metadata_problems.csv",
+    )
+    parser.add_argument("--list-separator", default="|", help="separator of list cells (default: |)")
 
 
 def metadata_options(args: argparse.Namespace) -> MetadataOptions:

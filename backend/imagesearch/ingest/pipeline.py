@@ -11,8 +11,6 @@ the same vectors as an uninterrupted one.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import shutil
 import time
@@ -29,22 +27,24 @@ from tqdm import tqdm
 from imagesearch.config import Settings
 from imagesearch.encoders.protocol import Encoder
 from imagesearch.errors import SourceError
-from imagesearch.files import write_bytes_atomic
 from imagesearch.index.factory import build_index
 from imagesearch.index.manifest import Manifest
-from imagesearch.index.metadata import MetadataTable
 from imagesearch.index.store import save_bundle
 from imagesearch.ingest.checkpoints import collect, load_rows, save_rows
 from imagesearch.ingest.fetch import Fetcher
 from imagesearch.ingest.incremental import load_reusable, merge_reused, sources_to_encode
+from imagesearch.ingest.outputs import (
+    METADATA_PROBLEMS_NAME,
+    combine_metadata,
+    write_failures,
+    write_problems,
+)
 from imagesearch.ingest.prepare import SourcePreparer, run_key
 from imagesearch.ingest.sources import SourceRecords, read_records
 from imagesearch.ingest.types import Embedded, PipelineOptions, PipelineReport, StageTimes
 from imagesearch.vectors import FloatArray
 
 logger = logging.getLogger(__name__)
-
-METADATA_PROBLEMS_NAME = "metadata_problems.csv"
 
 # Callers import the options and the report from here, with the function they go with.
 __all__ = ["Embedded", "PipelineOptions", "PipelineReport", "StageTimes", "run_pipeline"]
@@ -77,8 +77,8 @@ def run_pipeline(settings: Settings, options: PipelineOptions, encoder: Encoder)
     if reusable is not None:
         embedded = merge_reused(sources, reusable, embedded)
     positions, failures = embedded.positions, embedded.failures
-    _write_failures(settings.failures_path, failures, sources)
-    _write_problems(settings.data_dir / METADATA_PROBLEMS_NAME, records)
+    write_failures(settings.failures_path, failures, sources)
+    write_problems(settings.data_dir / METADATA_PROBLEMS_NAME, records)
     if len(positions) == 0:
         raise SourceError(f"none of the {len(sources)} images could be read; see {settings.failures_path}")
     manifest = _save(settings, encoder, options, records, embedded)
@@ -267,45 +267,9 @@ def _save_chunk(path: Path, items: list[_Decoded], vectors: FloatArray) -> None:
     )
 
 
-def combine_metadata(columns: MetadataTable | None, facts: MetadataTable) -> MetadataTable:
-    """The CSV's columns, then the image facts; a CSV column wins over a fact of the same name."""
-    if columns is None:
-        return facts
-    clash = [name for name in facts.columns if name in columns.columns]
-    if clash:
-        logger.info("the CSV's own columns %s are kept instead of the image facts of that name", clash)
-    kept = {name: column for name, column in facts.columns.items() if name not in columns.columns}
-    return MetadataTable(columns.rows, {**columns.columns, **kept})
-
-
-def _write_problems(path: Path, records: SourceRecords) -> None:
-    """metadata_problems.csv: each CSV cell that did not fit its column's type (stored as missing)."""
-    if not records.problems:
-        path.unlink(missing_ok=True)
-        return
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["row", "column", "value", "problem"])
-    for problem in records.problems:
-        writer.writerow([problem.row, problem.column, problem.value, problem.message])
-    write_bytes_atomic(path, buffer.getvalue().encode())
-    logger.warning(
-        "%d metadata cells could not be read as their column's type; see %s", len(records.problems), path
-    )
-
-
 def _row_error(item: _Decoded) -> str:
     # An empty error marks a row that succeeded, so a failure always carries a message.
     return "" if item.pixels is not None else (item.error or "could not be read")
-
-
-def _write_failures(path: Path, failures: list[tuple[int, str]], sources: Sequence[str]) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["position", "source", "error"])
-    for position, error in failures:
-        writer.writerow([position, sources[position], error])
-    write_bytes_atomic(path, buffer.getvalue().encode())
 
 
 def _work_dir(settings: Settings, encoder: Encoder, sources: Sequence[str]) -> Path:

@@ -13,13 +13,12 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 
 from imagesearch.api.deps import (
     ERRORS,
-    RankingDependencies,
     SearcherDep,
     SearchGate,
     page_response,
-    ranking_dependencies,
     read_upload,
 )
+from imagesearch.api.ranking_params import RankingDependencies, ranking_dependencies
 from imagesearch.api.schemas import (
     BatchRequest,
     BatchResponse,
@@ -92,16 +91,7 @@ def _term_routes(router: APIRouter, settings: Settings, gate: SearchGate) -> Non
     @router.post("/search", responses=ERRORS)
     async def search_terms(request: Request, searcher: SearcherDep, body: SearchBody) -> SearchResponse:
         """Weighted text / indexed-image / uploaded-image terms, e.g. 2 x "dog" + image #17 - "grass"."""
-        options = RankOptions(
-            body.top_k,
-            body.offset,
-            body.min_score,
-            body.dedupe,
-            filter=body.filter or None,
-            sort=body.sort or None,
-            facets=tuple(dict.fromkeys(body.facets)),
-            cutoff="auto" if body.cutoff == "auto" else None,
-        )
+        options = body.options()
 
         def run() -> SearchResponse:
             terms = _core_terms(body.terms, settings.max_upload_bytes)
@@ -113,12 +103,7 @@ def _term_routes(router: APIRouter, settings: Settings, gate: SearchGate) -> Non
     @router.post("/search/batch", responses=ERRORS)
     async def search_batch(request: Request, searcher: SearcherDep, body: BatchBody) -> BatchResponse:
         """Many single-term queries at once: one encoder call per kind, one index search."""
-        options = RankOptions(
-            body.top_k,
-            min_score=body.min_score,
-            filter=body.filter or None,
-            cutoff="auto" if body.cutoff == "auto" else None,
-        )
+        options = body.options()
 
         def run() -> BatchResponse:
             terms = _core_terms(body.queries, settings.max_upload_bytes)

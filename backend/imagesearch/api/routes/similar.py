@@ -8,7 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 
-from imagesearch.api.deps import ERRORS, SearcherDep, SearchGate, page_response, ranking_dependencies
+from imagesearch.api.deps import ERRORS, SearcherDep, SearchGate, page_response
+from imagesearch.api.ranking_params import ranking_dependencies
 from imagesearch.api.schemas import ErrorResponse, SearchResponse
 from imagesearch.config import Settings
 from imagesearch.errors import InvalidQueryError
