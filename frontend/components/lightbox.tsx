@@ -15,12 +15,14 @@ import {
   ExternalIcon,
   SparklesIcon,
 } from "@/components/icons";
-import { fileNameOf, formatScore } from "@/lib/format";
+import type { MetadataFields } from "@/lib/filters";
+import { allMetadata, fileNameOf, formatScore } from "@/lib/format";
 import type { SearchResult } from "@/lib/types";
 
 interface LightboxProps {
   results: SearchResult[];
   index: number;
+  fields: MetadataFields;
   onIndexChange: (index: number) => void;
   onClose: () => void;
   onMoreLikeThis: (result: SearchResult) => void;
@@ -28,7 +30,7 @@ interface LightboxProps {
 }
 
 export function Lightbox(props: LightboxProps) {
-  const { results, index, onIndexChange, onClose, onMoreLikeThis, onAddToQuery } = props;
+  const { results, index, fields, onIndexChange, onClose, onMoreLikeThis, onAddToQuery } = props;
   const dialog = useRef<HTMLDialogElement>(null);
   const result = results[index];
   const hasPrevious = index > 0;
@@ -127,6 +129,7 @@ export function Lightbox(props: LightboxProps) {
             <p className="truncate text-sm text-white/70" title={result.source}>
               {name}
             </p>
+            <MetadataList metadata={result.metadata} fields={Object.keys(fields)} />
           </div>
           <div className="flex flex-wrap items-center justify-end gap-2">
             <a
@@ -188,5 +191,27 @@ function LightboxImage({ result, alt }: { result: SearchResult; alt: string }) {
       onError={() => setFailed(true)}
       className="max-h-full max-w-full rounded-lg object-contain shadow-2xl"
     />
+  );
+}
+
+/** Every metadata field of the result, as a definition list (scrolls when there are many). */
+function MetadataList({ metadata, fields }: { metadata: SearchResult["metadata"]; fields: string[] }) {
+  const entries = allMetadata(metadata, fields);
+  if (entries.length === 0) return null;
+  return (
+    <dl
+      data-testid="lightbox-metadata"
+      aria-label="Metadata"
+      className="mt-2 grid max-h-28 grid-cols-[auto_1fr] gap-x-3 gap-y-0.5 overflow-y-auto text-xs text-white/80"
+    >
+      {entries.map(([field, value]) => (
+        <div key={field} className="contents">
+          <dt className="text-white/55">{field}</dt>
+          <dd className="min-w-0 truncate" title={value} data-field={field}>
+            {value}
+          </dd>
+        </div>
+      ))}
+    </dl>
   );
 }

@@ -3,23 +3,26 @@
 import { useState } from "react";
 
 import { BrokenImageIcon, SparklesIcon } from "@/components/icons";
-import { fileNameOf, formatScore, plural } from "@/lib/format";
+import type { MetadataFields } from "@/lib/filters";
+import { fileNameOf, formatScore, keyMetadata, plural } from "@/lib/format";
 import type { SearchResult } from "@/lib/types";
 
 interface ResultCardProps {
   result: SearchResult;
   rank: number;
+  fields: MetadataFields;
   onOpen: () => void;
   onMoreLikeThis: () => void;
   /** Add this image to the combined query: +1 more like it, -1 less like it. */
   onAddToQuery: (sign: 1 | -1) => void;
 }
 
-export function ResultCard({ result, rank, onOpen, onMoreLikeThis, onAddToQuery }: ResultCardProps) {
+export function ResultCard({ result, rank, fields, onOpen, onMoreLikeThis, onAddToQuery }: ResultCardProps) {
   const [failed, setFailed] = useState(false);
   const name = fileNameOf(result.source);
   const caption = result.caption?.trim() || null;
   const duplicates = result.duplicates ?? [];
+  const facts = keyMetadata(result.metadata, Object.keys(fields));
   const small =
     "inline-flex shrink-0 items-center justify-center rounded-full text-xs font-medium focus-visible:outline-2 focus-visible:outline-indigo-500";
 
@@ -72,6 +75,21 @@ export function ResultCard({ result, rank, onOpen, onMoreLikeThis, onAddToQuery 
           className="truncate px-3 pt-2 text-sm text-zinc-700 dark:text-zinc-300"
         >
           {caption}
+        </p>
+      )}
+      {facts.length > 0 && (
+        <p
+          data-testid="result-metadata"
+          title={facts.map(([field, value]) => `${field}: ${value}`).join("\n")}
+          className="truncate px-3 pt-1 text-xs text-zinc-500 dark:text-zinc-400"
+        >
+          {facts.map(([field, value], index) => (
+            <span key={field}>
+              {index > 0 && <span aria-hidden="true"> · </span>}
+              <span className="sr-only">{field}: </span>
+              <span data-field={field}>{value}</span>
+            </span>
+          ))}
         </p>
       )}
       <div className="flex flex-wrap items-center justify-between gap-x-2 gap-y-1.5 px-3 py-2.5">

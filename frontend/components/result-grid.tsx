@@ -5,11 +5,16 @@ import { useState } from "react";
 import { SpinnerIcon } from "@/components/icons";
 import { Lightbox } from "@/components/lightbox";
 import { ResultCard } from "@/components/result-card";
-import { GRID_CLASSES, SkeletonCards } from "@/components/result-skeleton";
+import { GRID_BESIDE_PANEL_CLASSES, GRID_CLASSES, SkeletonCards } from "@/components/result-skeleton";
+import type { MetadataFields } from "@/lib/filters";
 import type { SearchResult } from "@/lib/types";
 
 interface ResultGridProps {
   results: SearchResult[];
+  /** The index's metadata fields, in its order: the cards show the first few, the larger view all. */
+  fields: MetadataFields;
+  /** Whether the filter panel is beside the grid (fewer columns). */
+  besidePanel?: boolean;
   hasMore: boolean;
   loadingMore: boolean;
   /** Words for a failed "load more", shown beside its button. */
@@ -21,7 +26,8 @@ interface ResultGridProps {
 }
 
 export function ResultGrid(props: ResultGridProps) {
-  const { results, hasMore, loadingMore, loadMoreError, pageSize, onLoadMore, onMoreLikeThis, onAddToQuery } = props;
+  const { results, fields, besidePanel, hasMore, loadingMore, loadMoreError, pageSize, onLoadMore, onMoreLikeThis, onAddToQuery } =
+    props;
   const [open, setOpen] = useState<number | null>(null);
 
   const moreLikeThis = (result: SearchResult) => {
@@ -31,12 +37,13 @@ export function ResultGrid(props: ResultGridProps) {
 
   return (
     <>
-      <ul data-testid="result-grid" className={GRID_CLASSES}>
+      <ul data-testid="result-grid" className={besidePanel ? GRID_BESIDE_PANEL_CLASSES : GRID_CLASSES}>
         {results.map((result, index) => (
           <ResultCard
             key={result.id}
             result={result}
             rank={index + 1}
+            fields={fields}
             onOpen={() => setOpen(index)}
             onMoreLikeThis={() => moreLikeThis(result)}
             onAddToQuery={(sign) => onAddToQuery(result, sign)}
@@ -68,6 +75,7 @@ export function ResultGrid(props: ResultGridProps) {
         <Lightbox
           results={results}
           index={open}
+          fields={fields}
           onIndexChange={setOpen}
           onClose={() => setOpen(null)}
           onMoreLikeThis={moreLikeThis}

@@ -2,6 +2,9 @@
 
 export const GRID_CLASSES =
   "grid grid-cols-1 gap-4 sm:grid-cols-2 md:grid-cols-3 lg:grid-cols-4 xl:grid-cols-5 2xl:grid-cols-6";
+/** The grid beside the filter panel (a sidebar from lg up): one column fewer, so cards keep their width. */
+export const GRID_BESIDE_PANEL_CLASSES =
+  "grid grid-cols-1 gap-4 sm:grid-cols-2 md:grid-cols-3 lg:grid-cols-3 xl:grid-cols-4 2xl:grid-cols-5";
 
 export function SkeletonCards({ count }: { count: number }) {
   return Array.from({ length: count }, (_, index) => (

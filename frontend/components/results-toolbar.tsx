@@ -2,6 +2,7 @@
 
 import { SearchOptionsControls } from "@/components/search-options";
 import { pageSizeChoices } from "@/lib/config";
+import type { SortChoice } from "@/lib/filters";
 import { plural } from "@/lib/format";
 import { describeTerms } from "@/lib/terms";
 import type { SearchOptions, SearchQuery } from "@/lib/types";
@@ -14,6 +15,9 @@ interface ResultsToolbarProps {
   showHybrid: boolean;
   /** The API's `max_top_k`: larger page sizes are not offered. */
   maxPageSize: number;
+  sortChoices: SortChoice[];
+  /** The API's count of relevant results under a cutoff. */
+  total: number | null;
   onOptionsChange: (change: Partial<SearchOptions>) => void;
 }
 
@@ -44,7 +48,7 @@ function Subject({ query }: { query: SearchQuery }) {
 }
 
 export function ResultsToolbar(props: ResultsToolbarProps) {
-  const { query, count, options, showHybrid, maxPageSize, onOptionsChange } = props;
+  const { query, count, options, showHybrid, maxPageSize, sortChoices, total, onOptionsChange } = props;
   const sizes = pageSizeChoices(options.pageSize, maxPageSize);
 
   return (
@@ -77,7 +81,13 @@ export function ResultsToolbar(props: ResultsToolbarProps) {
           </select>
         </label>
       </div>
-      <SearchOptionsControls options={options} showHybrid={showHybrid} onChange={onOptionsChange} />
+      <SearchOptionsControls
+        options={options}
+        showHybrid={showHybrid}
+        sortChoices={sortChoices}
+        total={total}
+        onChange={onOptionsChange}
+      />
     </div>
   );
 }

@@ -12,12 +12,13 @@ import { type ChangeEvent, useCallback, useEffect, useMemo, useRef } from "react
 
 import { NoResults, Welcome } from "@/components/empty-state";
 import { ErrorState } from "@/components/error-state";
+import { FilterPanel } from "@/components/filter-panel";
 import { DropOverlay, useImageDropAndPaste } from "@/components/image-drop";
 import { NoGoodMatches } from "@/components/no-good-matches";
 import { QueryBuilder } from "@/components/query-builder";
 import { QueryImageCard } from "@/components/query-image-card";
 import { ResultGrid } from "@/components/result-grid";
-import { GRID_CLASSES, SkeletonCards } from "@/components/result-skeleton";
+import { GRID_BESIDE_PANEL_CLASSES, GRID_CLASSES, SkeletonCards } from "@/components/result-skeleton";
 import { ResultsToolbar } from "@/components/results-toolbar";
 import { SiteHeader } from "@/components/site-header";
 import { useHealth } from "@/hooks/use-health";
@@ -25,7 +26,8 @@ import { useQueryDraft } from "@/hooks/use-query-draft";
 import { useQueryState } from "@/hooks/use-query-state";
 import { useSearch } from "@/hooks/use-search";
 import { createApiClient } from "@/lib/api";
-import { describeError } from "@/lib/errors";
+import { describeError, filterErrorOf } from "@/lib/errors";
+import { panelFields, readFields, sortChoices } from "@/lib/filters";
 import { fileNameOf } from "@/lib/format";
 import { canRun, hasText } from "@/lib/terms";
 import type { QueryImage, SearchOptions, SearchResult } from "@/lib/types";
@@ -53,12 +55,19 @@ export function SearchApp({ apiBaseUrl }: { apiBaseUrl: string }) {
   const waitForHealth = options.hybrid > 0 && words && healthState.status === "loading";
   const hybrid = captions ? options.hybrid : 0;
   const effective = useMemo<SearchOptions>(() => ({ ...options, hybrid }), [options, hybrid]);
+  // The metadata fields /health reports: the filter panel's, whose facets each search asks for.
+  const reportedFields = healthState.status === "ok" ? healthState.health.metadata_fields : null;
+  const facetRequest = useMemo(() => {
+    const types = readFields(reportedFields);
+    return { types, fields: panelFields(types) };
+  }, [reportedFields]);
+  const waitForFields = healthState.status === "loading"; // else the first search has no facets
 
   useEffect(() => {
-    if (waitForHealth) return;
-    if (query) void run(query, effective);
+    if (waitForHealth || waitForFields) return;
+    if (query) void run(query, effective, facetRequest);
     else reset();
-  }, [query, effective, waitForHealth, run, reset]);
+  }, [query, effective, facetRequest, waitForHealth, waitForFields, run, reset]);
 
   const { searchImage, searchCombined, searchSimilar, searchText, setOptions, clear } = nav;
   const { add: addTerm } = draft;
@@ -88,10 +97,13 @@ export function SearchApp({ apiBaseUrl }: { apiBaseUrl: string }) {
       sign,
     );
   const retry = () => {
-    if (query) void run(query, effective);
+    if (query) void run(query, effective, facetRequest);
     health.refresh();
   };
 
+  const filterError = state.status === "error" ? filterErrorOf(state.error, options.filter, state.query) : null;
+  const sorts = useMemo(() => sortChoices(facetRequest.types), [facetRequest]);
+  const showPanel = query !== null && facetRequest.fields.length > 0;
   const loadMoreError = state.loadMoreError
     ? `Couldn't load more: ${describeError(state.loadMoreError, state.query, api.baseUrl).title.toLowerCase()}.`
     : null;
@@ -164,44 +176,82 @@ export function SearchApp({ apiBaseUrl }: { apiBaseUrl: string }) {
             onExample={searchText}
             onPickImage={() => pickImage(false)}
           />
-        ) : state.status === "error" ? (
-          <ErrorState
-            message={describeError(state.error, state.query, api.baseUrl)}
-            onRetry={retry}
-            onPickImage={query.kind === "image" ? () => pickImage(false) : undefined}
-          />
         ) : (
-          <>
-            <ResultsToolbar
-              query={query}
-              count={state.status === "success" ? state.results.length : null}
-              options={options}
-              showHybrid={captions && words}
-              maxPageSize={limits.max_top_k}
-              onOptionsChange={setOptions}
-            />
-            {state.status !== "success" ? (
-              <ul className={GRID_CLASSES} aria-busy="true" aria-label="Loading results">
-                <SkeletonCards count={Math.min(options.pageSize, 12)} />
-              </ul>
-            ) : state.results.length === 0 && options.minScore !== null ? (
-              <NoGoodMatches minScore={options.minScore} onShowWeaker={() => setOptions({ minScore: null })} />
-            ) : state.results.length === 0 ? (
-              <NoResults onClear={clear} />
-            ) : (
-              <ResultGrid
-                results={state.results}
-                // The next page starts at the results shown: past max_offset the API would refuse it.
-                hasMore={state.hasMore && state.results.length <= limits.max_offset}
-                loadingMore={state.loadingMore}
-                loadMoreError={loadMoreError}
-                pageSize={options.pageSize}
-                onLoadMore={() => void loadMore()}
-                onMoreLikeThis={searchSimilar}
-                onAddToQuery={addResult}
-              />
+          <div className={showPanel ? "lg:flex lg:items-start lg:gap-6" : undefined}>
+            {showPanel && (
+              <aside className="lg:sticky lg:top-4 lg:w-64 lg:shrink-0">
+                <FilterPanel
+                  fields={facetRequest.types}
+                  shown={facetRequest.fields}
+                  facets={state.facets}
+                  filter={options.filter}
+                  error={filterError}
+                  onFilterChange={(filter) => setOptions({ filter })}
+                />
+              </aside>
             )}
-          </>
+            <div className="min-w-0 flex-1">
+              {filterError ? (
+                <div role="status" data-testid="filter-refused" className="rounded-2xl border border-red-200 px-6 py-10 text-center dark:border-red-900/60">
+                  <h2 className="text-base font-semibold text-zinc-900 dark:text-zinc-50">That filter couldn&apos;t run</h2>
+                  <p className="mt-1 text-sm text-zinc-600 dark:text-zinc-400">Fix the expression beside the results, or clear it.</p>
+                  <button
+                    type="button"
+                    onClick={() => setOptions({ filter: "" })}
+                    className="mt-4 rounded-full border border-zinc-300 px-4 py-2 text-sm font-semibold text-zinc-800 hover:bg-zinc-50 focus-visible:outline-2 focus-visible:outline-indigo-500 dark:border-zinc-700 dark:text-zinc-100 dark:hover:bg-zinc-800"
+                  >
+                    Clear the filter
+                  </button>
+                </div>
+              ) : state.status === "error" ? (
+                <ErrorState
+                  message={describeError(state.error, state.query, api.baseUrl)}
+                  onRetry={retry}
+                  onPickImage={query.kind === "image" ? () => pickImage(false) : undefined}
+                />
+              ) : (
+                <>
+                  <ResultsToolbar
+                    query={query}
+                    count={state.status === "success" ? state.results.length : null}
+                    options={options}
+                    showHybrid={captions && words}
+                    maxPageSize={limits.max_top_k}
+                    sortChoices={sorts}
+                    total={state.status === "success" ? state.total : null}
+                    onOptionsChange={setOptions}
+                  />
+                  {state.status !== "success" ? (
+                    <ul
+                      className={showPanel ? GRID_BESIDE_PANEL_CLASSES : GRID_CLASSES}
+                      aria-busy="true"
+                      aria-label="Loading results"
+                    >
+                      <SkeletonCards count={Math.min(options.pageSize, 12)} />
+                    </ul>
+                  ) : state.results.length === 0 && options.minScore !== null ? (
+                    <NoGoodMatches minScore={options.minScore} onShowWeaker={() => setOptions({ minScore: null })} />
+                  ) : state.results.length === 0 ? (
+                    <NoResults onClear={clear} />
+                  ) : (
+                    <ResultGrid
+                      results={state.results}
+                      fields={facetRequest.types}
+                      besidePanel={showPanel}
+                      // The next page starts at the results shown: past max_offset the API would refuse it.
+                      hasMore={state.hasMore && state.results.length <= limits.max_offset}
+                      loadingMore={state.loadingMore}
+                      loadMoreError={loadMoreError}
+                      pageSize={options.pageSize}
+                      onLoadMore={() => void loadMore()}
+                      onMoreLikeThis={searchSimilar}
+                      onAddToQuery={addResult}
+                    />
+                  )}
+                </>
+              )}
+            </div>
+          </div>
         )}
       </main>
 

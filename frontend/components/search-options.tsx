@@ -1,9 +1,14 @@
 "use client";
 
-/** Ranking options beside the results: minimum match, near-duplicate collapse, caption match. */
+/**
+ * Ranking options beside the results: sort, adaptive cutoff, minimum match, near-duplicate
+ * collapse, caption match.
+ */
 
 import { useState } from "react";
 
+import type { SortChoice } from "@/lib/filters";
+import { plural } from "@/lib/format";
 import type { SearchOptions } from "@/lib/types";
 
 /** Cosine thresholds offered; a value from the URL outside this list is shown too. */
@@ -19,6 +24,10 @@ interface SearchOptionsProps {
   options: SearchOptions;
   /** Whether the caption-match control applies (the index has captions and the query has words). */
   showHybrid: boolean;
+  /** The sort orders on offer (lib/filters.ts `sortChoices`); only relevance hides the control. */
+  sortChoices: SortChoice[];
+  /** How many results are relevant under the cutoff (the API's `total`), once known. */
+  total: number | null;
   onChange: (change: Partial<SearchOptions>) => void;
 }
 
@@ -36,11 +45,52 @@ function useShownValue<T>(value: T): [T, (next: T) => void] {
   return [shown, setShown];
 }
 
-export function SearchOptionsControls({ options, showHybrid, onChange }: SearchOptionsProps) {
+export function SearchOptionsControls({ options, showHybrid, sortChoices, total, onChange }: SearchOptionsProps) {
   const [dedupe, setDedupe] = useShownValue(options.dedupe);
   const [hybrid, setHybrid] = useShownValue(options.hybrid);
+  const [sort, setSort] = useShownValue(options.sort);
+  const [cutoff, setCutoff] = useShownValue(options.cutoff);
+  // A sort from a shared URL that is not on offer is still shown (the API judges it).
+  const sorts = sortChoices.some((choice) => choice.value === sort) ? sortChoices : [...sortChoices, { value: sort, label: sort }];
   return (
     <div className="flex flex-wrap items-center gap-x-4 gap-y-2" data-testid="search-options">
+      {sorts.length > 1 && (
+        <label className={LABEL}>
+          Sort by
+          <select
+            value={sort}
+            onChange={(event) => {
+              setSort(event.target.value);
+              onChange({ sort: event.target.value });
+            }}
+            className={SELECT}
+            title="Order the relevant results by relevance or by a metadata field"
+          >
+            {sorts.map((choice) => (
+              <option key={choice.value} value={choice.value}>
+                {choice.label}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
+      <label className={`${LABEL} cursor-pointer`} title="Keep only the results before the largest drop in the scores">
+        <input
+          type="checkbox"
+          checked={cutoff}
+          onChange={(event) => {
+            setCutoff(event.target.checked);
+            onChange({ cutoff: event.target.checked });
+          }}
+          className="size-4 rounded accent-indigo-600 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-500"
+        />
+        Adaptive cutoff
+        {cutoff && total !== null && (
+          <span data-testid="relevant-total" className="font-medium text-zinc-900 dark:text-zinc-100">
+            ({plural(total, "relevant result")})
+          </span>
+        )}
+      </label>
       <MinScoreSelect value={options.minScore} onChange={(minScore) => onChange({ minScore })} />
       <label className={`${LABEL} cursor-pointer`}>
         <input

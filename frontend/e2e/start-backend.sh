@@ -9,7 +9,10 @@
 #              near-duplicates (two of those drawings saved again at a lower JPEG quality, in
 #              images/copies/), so "collapse near-duplicates" has something to collapse
 #   images.csv the source: a `path` column and a `caption` column ("red background with
-#              shapes, picture 4"; one left empty), so captions can be shown and searched
+#              shapes, picture 4"; one left empty), so captions can be shown and searched, and
+#              metadata columns for the filters (e2e/filters.spec.ts): `photographer` (3 names, one
+#              with a quote and an accent), `year` (numbers; one row without), `taken` (ISO dates),
+#              `tags` (lists like "sea|beach") and `featured` (yes/no)
 #   data/      the index, built from images.csv by the real pipeline (backend/run_pipeline.py)
 # then uvicorn serves backend/search_api.py in the foreground.
 set -euo pipefail
@@ -62,8 +65,22 @@ DUPLICATED = (4, 10)  # seeds whose drawing is saved a second time (JPEG origina
 UNCAPTIONED = 5  # one image without a caption: the UI shows none
 
 
+PHOTOGRAPHERS = ["Ana Lima", 'Chloé "CJ" Martin', "Ben O'Hara"]
+TAGS = ["sea", "city", "forest", "beach"]
+NO_YEAR = 7  # one image without a year: the facet's "no value" bucket, and sorted last
+
+
 def caption(seed: int) -> str:
     return "" if seed == UNCAPTIONED else f"{COLOUR_NAMES[seed % 10]} background with shapes, picture {seed}"
+
+
+def metadata(row: int) -> list[str]:
+    """photographer, year, taken, tags, featured of the row-th image (plain functions of it)."""
+    year = "" if row == NO_YEAR else str(2015 + (row * 7) % 9)
+    taken = f"{2016 + row % 6}-{row % 12 + 1:02d}-{(row * 3) % 28 + 1:02d}"
+    tags = "|".join(tag for k, tag in enumerate(TAGS) if (row >> k) & 1 or k == row % 4)
+    featured = "yes" if row % 4 == 0 else "no"
+    return [PHOTOGRAPHERS[row % 3], year, taken, tags, featured]
 
 
 if count < 12:
@@ -79,8 +96,10 @@ for quality, seed in zip((35, 50), DUPLICATED, strict=True):
     rows.append((copy, f"{caption(seed)} (a copy)"))
 with (work / "images.csv").open("w", newline="", encoding="utf-8") as handle:
     writer = csv.writer(handle)
-    writer.writerow(["path", "caption"])
-    writer.writerows((path.relative_to(work).as_posix(), text) for path, text in rows)
+    writer.writerow(["path", "caption", "photographer", "year", "taken", "tags", "featured"])
+    writer.writerows(
+        [path.relative_to(work).as_posix(), text, *metadata(row)] for row, (path, text) in enumerate(rows)
+    )
 PY
 
 "$PY" "$ROOT/backend/run_pipeline.py" "$WORK/images.csv" --quiet >>"$LOG" 2>&1

@@ -6,13 +6,19 @@
  * "Load more" asks for the next page of the same ranking with `offset` = the results already
  * shown, and appends it; the API's `has_more` says whether another page exists. A newer request
  * aborts the one before it.
+ *
+ * The first page also asks for the facets of the filter panel's fields. A field with values
+ * chosen in the panel gets its facet from the same search without its own choice (one more
+ * request, top_k 1, per such field), so its other values stay on offer with their counts: the
+ * usual "disjunctive" facets (choosing "Ana" must not hide "Ben").
  */
 
 import { useCallback, useRef, useState } from "react";
 
 import { type ApiClient, isAbortError, type PageRequest, type TermInput } from "@/lib/api";
+import { composeFilter, type MetadataFields, parseFilter, withoutField } from "@/lib/filters";
 import { hasText } from "@/lib/terms";
-import type { SearchOptions, SearchQuery, SearchResponse, SearchResult } from "@/lib/types";
+import type { Facet, SearchOptions, SearchQuery, SearchResponse, SearchResult } from "@/lib/types";
 
 export interface SearchState {
   status: "idle" | "loading" | "success" | "error";
@@ -21,6 +27,10 @@ export interface SearchState {
   results: SearchResult[];
   /** Whether the API said another page exists. */
   hasMore: boolean;
+  /** The facets of the first page (field -> counts), when asked for. */
+  facets: Record<string, Facet>;
+  /** How many results are relevant, when a cutoff (adaptive or minimum match) bounds them. */
+  total: number | null;
   loadingMore: boolean;
   error: unknown;
   loadMoreError: unknown;
@@ -32,6 +42,8 @@ const IDLE: SearchState = {
   options: null,
   results: [],
   hasMore: false,
+  facets: {},
+  total: null,
   loadingMore: false,
   error: null,
   loadMoreError: null,
@@ -46,7 +58,41 @@ export function pageRequest(query: SearchQuery, options: SearchOptions, offset: 
     minScore: options.minScore,
     dedupe: options.dedupe,
     hybrid: words ? options.hybrid : 0,
+    filter: options.filter,
+    sort: options.sort,
+    cutoff: options.cutoff,
   };
+}
+
+/** What the filter panel needs of a search: its fields' facets, and their types. */
+export interface FacetRequest {
+  fields: readonly string[];
+  types: MetadataFields;
+}
+
+/** The first page with its facets; a field chosen in the panel counted without its own choice. */
+async function fetchFirstPage(
+  api: ApiClient,
+  query: SearchQuery,
+  page: PageRequest,
+  facets: FacetRequest,
+  signal: AbortSignal,
+): Promise<SearchResponse> {
+  const panel = parseFilter(page.filter ?? "", facets.types);
+  const chosen = facets.fields.filter((field) => panel.values[field]?.length);
+  const [response, ...own] = await Promise.all([
+    fetchPage(api, query, { ...page, facets: facets.fields }, signal),
+    ...chosen.map((field) => {
+      const filter = composeFilter(withoutField(panel, field), facets.types);
+      return fetchPage(api, query, { ...page, topK: 1, offset: 0, filter, sort: "", facets: [field] }, signal);
+    }),
+  ]);
+  const merged = { ...response.facets };
+  chosen.forEach((field, index) => {
+    const facet = own[index].facets?.[field];
+    if (facet) merged[field] = facet;
+  });
+  return { ...response, facets: merged };
 }
 
 function fetchPage(api: ApiClient, query: SearchQuery, page: PageRequest, signal: AbortSignal): Promise<SearchResponse> {
@@ -72,6 +118,8 @@ function fetchPage(api: ApiClient, query: SearchQuery, page: PageRequest, signal
   }
 }
 
+const NO_FACETS: FacetRequest = { fields: [], types: {} };
+
 /** An API without `has_more` (older): a full page may be followed by more. */
 function readHasMore(response: SearchResponse, page: PageRequest): boolean {
   return response.has_more ?? response.results.length >= page.topK;
@@ -89,18 +137,22 @@ export function useSearch(api: ApiClient) {
   };
 
   const run = useCallback(
-    async (query: SearchQuery, options: SearchOptions) => {
+    async (query: SearchQuery, options: SearchOptions, facets: FacetRequest = NO_FACETS) => {
       const controller = begin();
-      setState({ ...IDLE, status: "loading", query, options });
+      // The last facets stay while the next search runs, so the panel (and the chip just
+      // clicked, with its focus) does not vanish and come back.
+      setState((prev) => ({ ...IDLE, status: "loading", query, options, facets: prev.facets }));
       const page = pageRequest(query, options, 0);
       try {
-        const response = await fetchPage(api, query, page, controller.signal);
+        const response = await fetchFirstPage(api, query, page, facets, controller.signal);
         if (current.current !== controller) return;
         setState((prev) => ({
           ...prev,
           status: "success",
           results: response.results,
           hasMore: readHasMore(response, page),
+          facets: response.facets ?? {},
+          total: response.total ?? null,
         }));
       } catch (error) {
         if (isAbortError(error) || current.current !== controller) return;

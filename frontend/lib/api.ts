@@ -39,6 +39,14 @@ export interface PageRequest {
   dedupe: boolean;
   /** Caption-match weight; sent only when above 0 (text searches on an index with captions). */
   hybrid?: number;
+  /** Metadata filter expression (docs/filters.md); "" or absent: none. */
+  filter?: string;
+  /** Metadata sort, `field:asc|desc`; "" or absent: by relevance. */
+  sort?: string;
+  /** The adaptive cutoff (`cutoff=auto`). */
+  cutoff?: boolean;
+  /** Metadata fields to count values of (facets), over all relevant results. */
+  facets?: readonly string[];
 }
 
 /** A combined query's term before it is sent: an uploaded File is read as base64 first. */
@@ -70,6 +78,10 @@ function pageParams(page: PageRequest): Params {
     min_score: page.minScore ?? undefined,
     dedupe: page.dedupe || undefined,
     hybrid: page.hybrid || undefined,
+    filter: page.filter?.trim() || undefined,
+    sort: page.sort?.trim() || undefined,
+    cutoff: page.cutoff ? "auto" : undefined,
+    facets: page.facets?.length ? page.facets.join(",") : undefined,
   };
 }
 
@@ -103,6 +115,10 @@ export function createApiClient(baseUrl: string): ApiClient {
         min_score: page.minScore,
         dedupe: page.dedupe,
         hybrid: page.hybrid ?? 0,
+        filter: page.filter?.trim() || null,
+        sort: page.sort?.trim() || null,
+        cutoff: page.cutoff ? "auto" : null,
+        facets: page.facets?.length ? [...page.facets] : undefined,
       };
       return requestJson<SearchResponse>(url("/search"), {
         method: "POST",

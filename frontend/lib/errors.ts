@@ -70,3 +70,15 @@ function sentence(text: string): string {
   const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
   return /[.!?]$/.test(capital) ? capital : `${capital}.`;
 }
+
+/**
+ * The API's words when it refused the search's filter expression, else null. The API answers a
+ * bad filter, a bad sort and an unreadable upload alike (422 with a `detail`), so a 422 is taken
+ * as the filter's while a filter is set and the message is not about the sort or the image.
+ */
+export function filterErrorOf(error: unknown, filter: string, query: SearchQuery | null): string | null {
+  if (!(error instanceof ApiError) || error.status !== 422 || !filter.trim() || !error.detail) return null;
+  if (/\bsort\b/i.test(error.detail)) return null;
+  if (query?.kind === "image" && !/\b(filter|field|position)\b/i.test(error.detail)) return null;
+  return error.detail;
+}

@@ -21,6 +21,10 @@ export type CombinedSearchRequest = Schemas["SearchRequest"];
 export type HealthResponse = Schemas["HealthResponse"];
 /** The request limits the API enforces, from its settings (HealthResponse.limits). */
 export type ApiLimits = Schemas["Limits"];
+/** Counts of one metadata field's values (or ranges) over the relevant results. */
+export type Facet = Schemas["FacetModel"];
+/** One value (`value`) or range (`from`..`to`) of a facet; `value: null` without `from` counts no value. */
+export type FacetBucket = Schemas["FacetBucketModel"];
 /** Every error answer: `detail` in words, and `errors` for invalid parameters. */
 export type ErrorResponse = Schemas["ErrorResponse"];
 
@@ -68,4 +72,10 @@ export interface SearchOptions {
   dedupe: boolean;
   /** Weight of the caption (BM25) match fused with CLIP on text; 0 = CLIP only. */
   hybrid: number;
+  /** The metadata filter expression (docs/filters.md); "" = none. */
+  filter: string;
+  /** The metadata sort, `field:asc|desc`; "" = by relevance. */
+  sort: string;
+  /** The adaptive cutoff (`cutoff=auto`): only the results before the score curve's largest drop. */
+  cutoff: boolean;
 }

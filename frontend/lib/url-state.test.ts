@@ -8,7 +8,15 @@ import { pushUrl, readUrlState, type UrlQuery } from "@/lib/url-state";
 const read = (search: string, maxTopK = DEFAULT_LIMITS.max_top_k) =>
   readUrlState(new URLSearchParams(search), { max_top_k: maxTopK });
 
-const DEFAULTS: SearchOptions = { pageSize: DEFAULT_PAGE_SIZE, minScore: null, dedupe: false, hybrid: 0 };
+const DEFAULTS: SearchOptions = {
+  pageSize: DEFAULT_PAGE_SIZE,
+  minScore: null,
+  dedupe: false,
+  hybrid: 0,
+  filter: "",
+  sort: "",
+  cutoff: false,
+};
 
 /** A stand-in for the browser's location and history: pushUrl's only contact with the page. */
 function fakeWindow(search = "") {
@@ -26,12 +34,23 @@ describe("readUrlState", () => {
   });
 
   it("reads every parameter", () => {
-    const state = read("q=+a+dog+&similar=17&term=2:t:dog&term=-1:i:5&k=48&min=0.25&dedupe=1&hybrid=0.5");
+    const state = read(
+      "q=+a+dog+&similar=17&term=2:t:dog&term=-1:i:5&k=48&min=0.25&dedupe=1&hybrid=0.5" +
+        "&filter=year+%3E%3D+2020&sort=year:desc&cutoff=auto",
+    );
     expect(state).toEqual({
       text: "a dog",
       similar: 17,
       termParams: ["2:t:dog", "-1:i:5"],
-      options: { pageSize: 48, minScore: 0.25, dedupe: true, hybrid: 0.5 },
+      options: {
+        pageSize: 48,
+        minScore: 0.25,
+        dedupe: true,
+        hybrid: 0.5,
+        filter: "year >= 2020",
+        sort: "year:desc",
+        cutoff: true,
+      },
     });
   });
 
@@ -86,6 +105,14 @@ describe("readUrlState", () => {
     expect(read(search).options.hybrid).toBe(expected);
   });
 
+  it("reads the filter and sort as written (trimmed), and only cutoff=auto as the cutoff", () => {
+    expect(read("filter=%20%20").options.filter).toBe("");
+    expect(read("filter=+NOT+(tags+IN+[sea])+").options.filter).toBe("NOT (tags IN [sea])");
+    expect(read("sort=+taken:asc+").options.sort).toBe("taken:asc");
+    expect(read("cutoff=none").options.cutoff).toBe(false);
+    expect(read("cutoff=1").options.cutoff).toBe(false);
+  });
+
   it("holds the page size to the API's max_top_k", () => {
     expect(read("k=200").options.pageSize).toBe(200);
     expect(read("k=150", 100).options.pageSize).toBe(DEFAULT_PAGE_SIZE);
@@ -111,7 +138,15 @@ describe("pushUrl", () => {
   };
 
   it("writes a search that reads back the same", () => {
-    const options = { pageSize: 96, minScore: -0.5, dedupe: true, hybrid: 0.75 };
+    const options = {
+      pageSize: 96,
+      minScore: -0.5,
+      dedupe: true,
+      hybrid: 0.75,
+      filter: 'photographer IN ["Chloé \\"CJ\\" Martin", "a&b=c?d#e+f"] AND `camera model` = x',
+      sort: "taken:desc",
+      cutoff: true,
+    };
     expect(roundTrip({ text: "a red car" }, options)).toEqual({
       text: "a red car",
       similar: null,
@@ -129,6 +164,12 @@ describe("pushUrl", () => {
     expect(location.search).toBe("?q=dog");
     pushUrl({}, DEFAULTS);
     expect(location.search).toBe("");
+  });
+
+  it("writes the filter, sort and cutoff beside the search", () => {
+    const { location } = fakeWindow();
+    pushUrl({ text: "dog" }, { ...DEFAULTS, filter: "year >= 2020", sort: "year:desc", cutoff: true });
+    expect(location.search).toBe("?q=dog&filter=year+%3E%3D+2020&sort=year%3Adesc&cutoff=auto");
   });
 
   it("keeps a minimum match of 0 (it is not 'off')", () => {

@@ -8,6 +8,9 @@
  *   min=0.25           minimum match (cosine); absent = off
  *   dedupe=1           collapse near-duplicates
  *   hybrid=0.5         weight of the caption match on text searches
+ *   filter=year>=2020  a metadata filter expression (docs/filters.md, lib/filters.ts)
+ *   sort=year:desc     order the relevant results by a metadata field
+ *   cutoff=auto        the adaptive cutoff
  */
 
 import { DEFAULT_PAGE_SIZE, parsePageSize } from "@/lib/config";
@@ -37,6 +40,9 @@ export function readUrlState(
       minScore: parseFraction(params.get("min"), -1, 1),
       dedupe: params.get("dedupe") === "1" || params.get("dedupe") === "true",
       hybrid: parseFraction(params.get("hybrid"), 0, 1) ?? 0,
+      filter: params.get("filter")?.trim() ?? "",
+      sort: params.get("sort")?.trim() ?? "",
+      cutoff: params.get("cutoff") === "auto",
     },
   };
 }
@@ -60,6 +66,9 @@ export function pushUrl(query: UrlQuery, options: SearchOptions): boolean {
   if (options.minScore !== null) next.set("min", String(options.minScore));
   if (options.dedupe) next.set("dedupe", "1");
   if (options.hybrid > 0) next.set("hybrid", String(options.hybrid));
+  if (options.filter.trim()) next.set("filter", options.filter.trim());
+  if (options.sort.trim()) next.set("sort", options.sort.trim());
+  if (options.cutoff) next.set("cutoff", "auto");
   const search = next.toString();
   const target = `${window.location.pathname}${search ? `?${search}` : ""}`;
   if (target === `${window.location.pathname}${window.location.search}`) return false;
