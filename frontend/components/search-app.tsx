@@ -101,7 +101,7 @@ export function SearchApp({ apiBaseUrl }: { apiBaseUrl: string }) {
     health.refresh();
   };
 
-  const filterError = state.status === "error" ? filterErrorOf(state.error, options.filter, state.query) : null;
+  const filterError = state.status === "error" ? filterErrorOf(state.error, options.filter) : null;
   const sorts = useMemo(() => sortChoices(facetRequest.types), [facetRequest]);
   const showPanel = query !== null && facetRequest.fields.length > 0;
   const loadMoreError = state.loadMoreError

@@ -21,13 +21,20 @@ export class ApiError extends Error {
   readonly status?: number;
   /** The API's own `detail` message, when it sent one. */
   readonly detail?: string;
+  /** True when the API refused the metadata filter (an `errors` item of type "filter_invalid"). */
+  readonly filterInvalid: boolean;
 
-  constructor(kind: ApiErrorKind, message: string, options: { status?: number; detail?: string } = {}) {
+  constructor(
+    kind: ApiErrorKind,
+    message: string,
+    options: { status?: number; detail?: string; filterInvalid?: boolean } = {},
+  ) {
     super(message);
     this.name = "ApiError";
     this.kind = kind;
     this.status = options.status;
     this.detail = options.detail;
+    this.filterInvalid = options.filterInvalid ?? false;
   }
 }
 
@@ -151,7 +158,11 @@ async function requestJson<T>(
   }
   if (!response.ok) {
     const detail = readDetail(body);
-    throw new ApiError("http", detail ?? `HTTP ${response.status}`, { status: response.status, detail });
+    throw new ApiError("http", detail ?? `HTTP ${response.status}`, {
+      status: response.status,
+      detail,
+      filterInvalid: isFilterError(body),
+    });
   }
   if (body === undefined || body === null || typeof body !== "object") {
     throw new ApiError("invalid-response", "the API answered with something other than JSON");
@@ -183,4 +194,11 @@ function readDetail(body: unknown): string | undefined {
 /** An aborted request is not a failure: a newer search replaced it. */
 export function isAbortError(error: unknown): boolean {
   return error instanceof DOMException && error.name === "AbortError";
+}
+
+/** Whether an error body says the metadata filter was at fault (the API's `filter_invalid` type). */
+function isFilterError(body: unknown): boolean {
+  if (typeof body !== "object" || body === null) return false;
+  const errors = (body as { errors?: unknown }).errors;
+  return Array.isArray(errors) && errors.some((item) => (item as { type?: unknown })?.type === "filter_invalid");
 }

@@ -72,13 +72,10 @@ function sentence(text: string): string {
 }
 
 /**
- * The API's words when it refused the search's filter expression, else null. The API answers a
- * bad filter, a bad sort and an unreadable upload alike (422 with a `detail`), so a 422 is taken
- * as the filter's while a filter is set and the message is not about the sort or the image.
+ * The API's words when it refused the search's filter expression, else null: the API marks that
+ * 422 with an `errors` item of type "filter_invalid" (its position in the expression is there too).
  */
-export function filterErrorOf(error: unknown, filter: string, query: SearchQuery | null): string | null {
-  if (!(error instanceof ApiError) || error.status !== 422 || !filter.trim() || !error.detail) return null;
-  if (/\bsort\b/i.test(error.detail)) return null;
-  if (query?.kind === "image" && !/\b(filter|field|position)\b/i.test(error.detail)) return null;
+export function filterErrorOf(error: unknown, filter: string): string | null {
+  if (!(error instanceof ApiError) || !error.filterInvalid || !filter.trim() || !error.detail) return null;
   return error.detail;
 }

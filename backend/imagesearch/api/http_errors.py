@@ -1,6 +1,7 @@
 """Maps domain errors and unusable requests to 4xx statuses with a readable ``detail`` message.
 
-- Domain errors: InvalidQueryError / InvalidImageError -> 422, ImageTooLargeError -> 413.
+- Domain errors: InvalidQueryError / InvalidImageError -> 422, ImageTooLargeError -> 413; a bad
+  metadata filter (FilterError) -> 422 with ``errors: [{loc: ["filter"], position, ...}]``.
 - Invalid parameters or bodies -> 422 with one sentence for people and the structured list for
   programs. Python's JSON parser accepts ``NaN`` and ``Infinity``: an error quoting such an input
   carries it as text (JSON cannot), and unparseable JSON is reported in words, not as a position.
@@ -20,7 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from imagesearch.errors import ImageTooLargeError, InvalidImageError, InvalidQueryError
+from imagesearch.errors import FilterError, ImageTooLargeError, InvalidImageError, InvalidQueryError
 
 _STATUS: dict[type[Exception], int] = {
     InvalidQueryError: 422,
@@ -32,6 +33,7 @@ _STATUS: dict[type[Exception], int] = {
 def install_error_handlers(app: FastAPI) -> None:
     for error_type, status in _STATUS.items():
         app.add_exception_handler(error_type, _domain_handler(status))
+    app.add_exception_handler(FilterError, _filter_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(HTTPException, _unparseable_body)
 
@@ -41,6 +43,13 @@ def _domain_handler(status: int):  # type: ignore[no-untyped-def]
         return JSONResponse(status_code=status, content={"detail": str(exc)})
 
     return handle
+
+
+async def _filter_handler(_: Request, exc: Exception) -> JSONResponse:
+    """A bad metadata filter: the message, and where in the filter it went wrong for programs."""
+    assert isinstance(exc, FilterError)
+    error = {"loc": ["filter"], "msg": str(exc), "type": "filter_invalid", "position": exc.position}
+    return JSONResponse(status_code=422, content={"detail": str(exc), "errors": [error]})
 
 
 async def _validation_handler(_: Request, exc: Exception) -> JSONResponse:

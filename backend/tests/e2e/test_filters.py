@@ -166,6 +166,15 @@ def test_bad_filters_are_422_with_a_message_that_points_at_the_problem(api: Serv
         assert response.status_code == 422, (expression, response.text)
         detail = response.json()["detail"]
         assert isinstance(detail, str) and hint in detail, (expression, detail)
+    # Programs get where it went wrong: the character offset of the offending part.
+    errors = get(api, filter="year > 2020 AND yeer = 3").json()["errors"]
+    assert errors == [{"loc": ["filter"], "msg": errors[0]["msg"], "type": "filter_invalid", "position": 16}]
+    # A bad sort or facet is 422 too, named in the message.
+    assert (
+        "sort" in get(api, sort="tags:desc").json()["detail"]
+        or "tags" in get(api, sort="tags:desc").json()["detail"]
+    )
+    assert get(api, facets="nope").status_code == 422
 
 
 def test_facets_count_every_matching_image_not_only_the_page(api: Server, collection: Collection) -> None:
