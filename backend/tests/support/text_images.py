@@ -46,7 +46,8 @@ def draw_text(photo: Image.Image, lines: list[str], style: TextStyle, at: tuple[
     font = ImageFont.truetype(str(font_path(style.font)), style.size)
     text = "\n".join(lines)
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    left, top, right, bottom = probe.multiline_textbbox((0, 0), text, font=font, spacing=style.size // 3)
+    box = probe.multiline_textbbox((0, 0), text, font=font, spacing=style.size // 3)
+    left, top, right, bottom = (round(value) for value in box)
     pad = style.size // 3
     sign = Image.new("RGBA", (right - left + 2 * pad, bottom - top + 2 * pad), (0, 0, 0, 0))
     draw = ImageDraw.Draw(sign)
