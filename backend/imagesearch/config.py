@@ -145,6 +145,32 @@ class Settings(BaseSettings):
     )
     ray_batch_size: int = Field(default=64, ge=1, le=65536, description="sources per Ray fetch/decode batch")
 
+    # OCR (imagesearch/encoders/ocr.py): the text read in each image, matched lexically by search.
+    ocr_engine: Literal["auto", "rapidocr", "tesseract"] = Field(
+        default="auto",
+        description="auto: RapidOCR (PP-OCRv4 on ONNX Runtime, chosen in bench/RESULTS.md) when installed, "
+        "else Tesseract; rapidocr / tesseract: require one. The engine id goes into the manifest",
+    )
+    ocr_threads: int = Field(default=1, ge=1, le=256, description="intra-op threads per OCR call")
+    ocr_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="per-image OCR budget; past it the image counts as having no text (RapidOCR checks "
+        "it between stages, so it may overrun by one stage; Tesseract is killed at it)",
+    )
+    ocr_min_confidence: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="recognised lines (RapidOCR) or words (Tesseract) below this are dropped",
+    )
+    ocr_max_side: int = Field(
+        default=1600,
+        ge=64,
+        le=10_000,
+        description="longer side an image is downscaled to before OCR (bounds time)",
+    )
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
