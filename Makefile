@@ -30,7 +30,7 @@ lint: setup-demo web-install ## ruff + mypy + the layer contracts (import-linter
 	cd backend && ../$(VENV)/bin/ruff check . ../bench && ../$(VENV)/bin/ruff format --check . ../bench && ../$(VENV)/bin/mypy && ../$(VENV)/bin/lint-imports
 	PYTHON="$(abspath $(PY))" $(WEB)/scripts/api-types.sh --check
 
-test-backend: setup demo-data exiftool ## backend unit + HTTP tests (demo tests use the demo images)
+test-backend: setup demo-data exiftool ocr-libs ## backend unit + HTTP tests (demo tests use the demo images)
 	cd backend && ../$(PY) -m pytest $(PYTEST_ARGS)
 
 test: lint docker-lint test-backend web-check web-unit web-e2e ## every check and test (what CI runs)
@@ -91,9 +91,12 @@ bench-latency: setup ## query latency before/after (text, repeated, image upload
 bench-ann: setup ## ANN index types on clustered 512-d vectors: 100k (FULL=1 adds 1M), one table
 	$(PY) bench/bench_ann.py $(if $(FULL),--full)
 
-.PHONY: bench-api bench-batch bench-filters
+.PHONY: bench-api bench-batch bench-filters bench-ocr
 bench-api: setup ## /search over HTTP at 1, 8 and 64 clients on a 100k index; where the time goes
 	$(PY) bench/bench_api.py
+
+bench-ocr: setup ocr-libs ## OCR engines on gallery photos: RapidOCR vs Tesseract recall/precision/speed, max_side cost
+	$(PY) bench/bench_ocr.py
 
 bench-filters: setup ## filtered top-k: recall@10 and latency at 0.1-50 % selectivity (random / cluster masks), Flat, HNSW, IVF
 	$(PY) bench/bench_filters.py
@@ -130,7 +133,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NEXT_PUBLIC_API_BASE_URL ?= http://$(API_HOST):$(API_PORT)
 E2E_ARGS ?=
 
-.PHONY: web-install web-build web-check web-unit web-e2e web chromium exiftool api-types api-types-check
+.PHONY: web-install web-build web-check web-unit web-e2e web chromium exiftool ocr-libs api-types api-types-check
 
 $(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
 	cd $(WEB) && $(NPM) ci --no-audit --no-fund
@@ -150,6 +153,16 @@ $(EXIFTOOL):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libimage-exiftool-perl
 
 exiftool: $(EXIFTOOL) ## Debian's exiftool: the independent EXIF reference of tests/ingest/test_facts.py
+
+# OpenCV (under RapidOCR) needs libGL and GLib; the OCR tests draw text with DejaVu fonts and compare
+# RapidOCR with Debian's Tesseract.
+OCR_STAMP := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+$(OCR_STAMP):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  libgl1 libglib2.0-0 fonts-dejavu-core tesseract-ocr tesseract-ocr-eng
+
+ocr-libs: $(OCR_STAMP) ## Debian's libGL/GLib (OpenCV under RapidOCR), DejaVu fonts and Tesseract for the OCR tests
 
 web-build: web-install ## production build of the UI (frontend/.next)
 	cd $(WEB) && $(NPM) run build

@@ -11,7 +11,7 @@ Words are compared case-insensitively with punctuation stripped ("2.50" -> "250"
 Each engine runs one image at a time on one thread (``OMP_THREAD_LIMIT=1`` for Tesseract).
 A last table reads the rendered set enlarged to 2400 px under several ``max_side`` caps.
 
-    .venv/bin/python bench/bench_ocr.py [--rendered 48] [--out bench/results_ocr.md]
+    .venv/bin/python bench/bench_ocr.py [--rendered 48] [--out bench/RESULTS.md]
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The pipeline calls ``load_ocr(...)`` once and then ``engine.read(image)`` per decoded RGB image;
 the text it returns is stored beside the vectors and matched lexically by the search layer.
 
-Default engine, chosen by measurement (``bench/bench_ocr.py``, figures in ``bench/results_ocr.md``):
+Default engine, chosen by measurement (``bench/bench_ocr.py``, figures in ``bench/RESULTS.md``):
 **RapidOCR** (``rapidocr-onnxruntime==1.4.4``: PP-OCRv4 detection + recognition, ONNX Runtime,
 models inside the wheel). On shop-sign words drawn on real photos it recalls 71 % of the words
 against Tesseract 5.3's 7 % (60 % against 3 % on packaged images with real text); its precision is
