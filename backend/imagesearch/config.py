@@ -146,6 +146,10 @@ class Settings(BaseSettings):
     ray_batch_size: int = Field(default=64, ge=1, le=65536, description="sources per Ray fetch/decode batch")
 
     # OCR (imagesearch/encoders/ocr.py): the text read in each image, matched lexically by search.
+    ocr: bool = Field(default=False, description="read the text in every image while indexing (--ocr)")
+    ocr_workers: int = Field(
+        default=1, ge=1, le=64, description="images read at once, beside the fetch/decode workers"
+    )
     ocr_engine: Literal["auto", "rapidocr", "tesseract"] = Field(
         default="auto",
         description="auto: RapidOCR (PP-OCRv4 on ONNX Runtime, chosen in bench/RESULTS.md) when installed, "

@@ -395,7 +395,7 @@ export interface components {
             activation: string;
             /**
              * Captions
-             * @description the index has captions: hybrid search is available
+             * @description the index has captions or OCR text: hybrid search is available
              * @default false
              */
             captions: boolean;
@@ -436,6 +436,12 @@ export interface components {
             };
             /** Model */
             model: string;
+            /**
+             * Ocr Engine
+             * @description the OCR engine whose text the index holds (built with --ocr); empty: none
+             * @default
+             */
+            ocr_engine: string;
             /** Pretrained */
             pretrained: string;
             /**
@@ -670,6 +676,11 @@ export interface components {
              * @description the query, or a readable description of a combined query
              */
             query: string;
+            /**
+             * Query Text
+             * @description the text read in the uploaded query image (read_text > 0)
+             */
+            query_text?: string | null;
             /** Results */
             results: components["schemas"]["SearchResult"][];
             /**
@@ -708,12 +719,22 @@ export interface components {
              */
             image_url: string;
             /**
+             * Matched Words
+             * @description words of ocr_text the query's text matched, as written there
+             */
+            matched_words?: string[];
+            /**
              * Metadata
              * @description the image's metadata, field -> value (datetimes in ISO 8601, UTC); absent: left out
              */
             metadata?: {
                 [key: string]: unknown;
             };
+            /**
+             * Ocr Text
+             * @description the text read in the image (an index built with --ocr); null: none
+             */
+            ocr_text?: string | null;
             /**
              * Score
              * @description cosine similarity between query and image, -1..1
@@ -1141,6 +1162,8 @@ export interface operations {
     search_by_image_search_by_image_post: {
         parameters: {
             query?: {
+                /** @description read the text in the uploaded image (OCR) and match it against the captions and OCR text, with this weight (as hybrid), 0..1; 0: not read. The text read comes back as query_text */
+                read_text?: number;
                 /** @description number of results */
                 top_k?: number;
                 /** @description rank of the first result (pagination) */

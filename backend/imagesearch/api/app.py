@@ -19,6 +19,7 @@ from imagesearch.api.limits import BodySizeLimit
 from imagesearch.api.metrics import RequestMetrics, build_metrics_router
 from imagesearch.api.reload import Reloader, build_admin_router
 from imagesearch.api.routes import build_routers
+from imagesearch.api.text_reader import UploadTextReader
 from imagesearch.config import Settings
 from imagesearch.encoders.factory import load_encoder
 from imagesearch.errors import ImageSearchError
@@ -59,7 +60,9 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            app.state.searcher = Searcher.load(settings, load_encoder(settings))
+            searcher = Searcher.load(settings, load_encoder(settings))
+            searcher.reader = UploadTextReader(settings)
+            app.state.searcher = searcher
             # The first query of each kind builds its runtime (imagesearch/encoders/onnx_towers.py): now.
             app.state.searcher.encoder.encode_texts(["warm-up"])
             app.state.searcher.encoder.encode_images([Image.new("RGB", (32, 32))])

@@ -77,6 +77,7 @@ def page_response(request: Request, query: str, options: RankOptions, page: Page
         sort=options.sort,
         cutoff=options.cutoff,
         total=page.total,
+        query_text=page.query_text,
         facets=None
         if page.facets is None
         else {k: FacetModel.model_validate(v) for k, v in page.facets.items()},
@@ -89,6 +90,8 @@ def page_response(request: Request, query: str, options: RankOptions, page: Page
                 caption=hit.caption,
                 duplicates=list(hit.duplicates),
                 metadata=hit.metadata,
+                ocr_text=hit.ocr_text,
+                matched_words=list(hit.matched_words),
             )
             for hit in page.hits
         ],

@@ -47,7 +47,7 @@ class Reloader:
         """Blocking; raises ImageSearchError (nothing swapped) when the new index is unfit."""
         with self._lock:
             old: Searcher = app.state.searcher
-            new = Searcher(self.settings, old.encoder, load_bundle(self.settings))
+            new = Searcher(self.settings, old.encoder, load_bundle(self.settings), old.reader)
             app.state.searcher = new  # the swap: one reference assignment
         manifest = new.bundle.manifest
         logger.info("reloaded: %d images (was %d), %s", new.size, old.size, manifest.index_type)

@@ -39,6 +39,12 @@ class SearchResult(BaseModel):
     duplicates: list[int] = Field(
         default_factory=list, description="ids of near-duplicates collapsed into this result (dedupe)"
     )
+    ocr_text: str | None = Field(
+        default=None, description="the text read in the image (an index built with --ocr); null: none"
+    )
+    matched_words: list[str] = Field(
+        default_factory=list, description="words of ocr_text the query's text matched, as written there"
+    )
     metadata: dict[str, Any] = Field(
         default_factory=dict,
         description="the image's metadata, field -> value (datetimes in ISO 8601, UTC); absent: left out",
@@ -100,6 +106,9 @@ class SearchResponse(BaseModel):
     total: int | None = Field(
         default=None, description="number of relevant results, when a cutoff (min_score or auto) bounds them"
     )
+    query_text: str | None = Field(
+        default=None, description="the text read in the uploaded query image (read_text > 0)"
+    )
     facets: dict[str, FacetModel] | None = Field(
         default=None, description="field -> value counts (or ranges) over all relevant results"
     )
@@ -160,11 +169,16 @@ class HealthResponse(BaseModel):
     index_factory: str = Field(default="", description="FAISS factory string the index was built from")
     search_params: dict[str, int] = Field(default_factory=dict, description="efSearch / nprobe in use")
     recall_at_10: float | None = Field(default=None, description="recall@10 vs exact search, at build")
-    captions: bool = Field(default=False, description="the index has captions: hybrid search is available")
+    captions: bool = Field(
+        default=False, description="the index has captions or OCR text: hybrid search is available"
+    )
     query_runtime: str = Field(
         default="", description="where queries are encoded: 'onnxruntime fp32', 'torch fp32', ..."
     )
     limits: Limits = Field(description="the request limits this API enforces (its settings)")
+    ocr_engine: str = Field(
+        default="", description="the OCR engine whose text the index holds (built with --ocr); empty: none"
+    )
     metadata_fields: dict[str, str] = Field(
         default_factory=dict,
         description="metadata field -> type (string, number, boolean, datetime, list): what filter, sort "

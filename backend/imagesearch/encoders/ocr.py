@@ -213,8 +213,9 @@ def load_ocr(
         except ImportError as exc:
             if engine == "rapidocr":
                 raise EncoderUnavailableError(
-                    "OCR engine 'rapidocr' is not installed: pip install rapidocr-onnxruntime==1.4.4 "
-                    "opencv-python-headless pyclipper shapely (or `pip install -e 'backend[ocr]'`)"
+                    f"OCR engine 'rapidocr' cannot load ({exc}): pip install rapidocr-onnxruntime==1.4.4 "
+                    "(a dependency of the backend); its OpenCV needs libGL: "
+                    "apt-get install libgl1 libglib2.0-0"
                 ) from exc
         else:
             return RapidOcrEngine(rapidocr_onnxruntime, settings)

@@ -51,6 +51,9 @@ class Manifest(BaseModel):
     caption_columns: list[str] = Field(
         default_factory=list, description="source columns the captions came from"
     )
+    ocr_engine: str = Field(
+        default="", description="OCR engine id whose text the metadata holds; empty: no OCR"
+    )
     # Metadata (defaults keep older manifests loading: no metadata fields).
     has_metadata: bool = Field(default=False, description="embeddings/metadata.parquet belongs to this build")
     metadata_fields: dict[str, str] = Field(

@@ -29,9 +29,10 @@ from imagesearch.ingest.types import Embedded
 Rows = dict[str, np.ndarray[Any, Any]]  # position, vector, error (+ whatever else a stage adds)
 
 
-def ray_run_key(encoder: Encoder, todo: Sequence[str]) -> str:
-    """Names the shards of one Ray run: the encoder and the sources (rows are keyed by position)."""
-    return run_key(encoder.id, *todo)
+def ray_run_key(encoder: Encoder, todo: Sequence[str], ocr_id: str = "") -> str:
+    """Names the shards of one Ray run: the encoder, the OCR engine and the sources (rows are keyed
+    by position)."""
+    return run_key(encoder.id, ocr_id, *todo) if ocr_id else run_key(encoder.id, *todo)
 
 
 def write_shard(work_dir: Path, batch: Rows) -> None:

@@ -47,6 +47,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--index-factory", help="force a FAISS factory string, e.g. 'HNSW32,Flat' (default: chosen by size)"
     )
     parser.add_argument(
+        "--ocr",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="read the text in every image (RapidOCR; IMAGESEARCH_OCR) so searches match its words",
+    )
+    parser.add_argument(
         "--incremental",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -105,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         "batch_size": args.batch_size,
         "fetch_workers": args.workers,
         "index_factory": args.index_factory,
+        "ocr": args.ocr,
     }
     try:
         settings = Settings(**{key: value for key, value in overrides.items() if value is not None})

@@ -39,7 +39,9 @@ IMAGE_FACT_TYPES: dict[str, FieldType] = {
     "orientation": "number",
 }
 FILE_FACT_TYPES: dict[str, FieldType] = {"file_modified": "datetime", "file_size": "number"}
-FACT_TYPES: dict[str, FieldType] = {**IMAGE_FACT_TYPES, **FILE_FACT_TYPES}
+# With --ocr (ingest/ocr_stage.py): whether text was read, and the text (absent when none).
+OCR_FACT_TYPES: dict[str, FieldType] = {"has_text": "boolean", "ocr_text": "string"}
+FACT_TYPES: dict[str, FieldType] = {**IMAGE_FACT_TYPES, **FILE_FACT_TYPES, **OCR_FACT_TYPES}
 
 # EXIF tag numbers (CIPA DC-008): IFD0, the Exif sub-IFD and the GPS sub-IFD.
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825

@@ -26,7 +26,7 @@ from imagesearch.encoders.protocol import Encoder
 from imagesearch.errors import IndexLoadError
 from imagesearch.index.metadata import MetadataTable, concat_tables
 from imagesearch.index.store import load_bundle
-from imagesearch.ingest.facts import FACT_TYPES
+from imagesearch.ingest.facts import FACT_TYPES, OCR_FACT_TYPES
 from imagesearch.ingest.types import Embedded
 from imagesearch.vectors import FloatArray
 
@@ -44,8 +44,11 @@ class Reusable:
     facts: MetadataTable  # the existing index's image/file facts, by its row
 
 
-def load_reusable(settings: Settings, encoder: Encoder) -> Reusable | None:
-    """The existing index in ``settings.data_dir`` if its vectors can be reused, else None."""
+def load_reusable(settings: Settings, encoder: Encoder, ocr_id: str = "") -> Reusable | None:
+    """The existing index in ``settings.data_dir`` if its vectors can be reused, else None.
+
+    With ``ocr_id`` (this run reads text), only an index whose text that engine read is reused;
+    without, reused rows lose any OCR text (the new index has none)."""
     if not settings.manifest_path.is_file():
         return None
     try:
@@ -57,6 +60,9 @@ def load_reusable(settings: Settings, encoder: Encoder) -> Reusable | None:
         logger.info(
             "incremental: the existing index is from %s; encoding everything", bundle.manifest.encoder_id
         )
+        return None
+    if ocr_id and bundle.manifest.ocr_engine != ocr_id:
+        logger.info("incremental: the existing index has no text read by %s; encoding everything", ocr_id)
         return None
     if not isinstance(bundle.index, _EXACT_STORAGE):
         logger.info(
@@ -70,7 +76,10 @@ def load_reusable(settings: Settings, encoder: Encoder) -> Reusable | None:
     for row, url in enumerate(bundle.urls):
         rows.setdefault(url, row)
     table = bundle.table
-    facts = MetadataTable(table.rows, {k: v for k, v in table.columns.items() if FACT_TYPES.get(k) == v.type})
+    kept = {k: v for k, v in table.columns.items() if FACT_TYPES.get(k) == v.type}
+    if not ocr_id:
+        kept = {k: v for k, v in kept.items() if k not in OCR_FACT_TYPES}
+    facts = MetadataTable(table.rows, kept)
     return Reusable(index=bundle.index, rows=rows, facts=facts)
 
 

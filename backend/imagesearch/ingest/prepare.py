@@ -22,6 +22,7 @@ from imagesearch.images import decode_image, draft_min_side
 from imagesearch.index.metadata import datetime_to_ms
 from imagesearch.ingest.facts import file_facts, read_image_facts
 from imagesearch.ingest.fetch import Fetcher
+from imagesearch.ingest.ocr_stage import OcrStage
 from imagesearch.vectors import FloatArray
 
 logger = logging.getLogger(__name__)
@@ -32,9 +33,12 @@ class SourcePreparer:
     thread-safe. ``facts`` is the image's facts (size, EXIF; a local file's size and date) as JSON,
     read from the fetched bytes' header, before decoding (ingest/facts.py)."""
 
-    def __init__(self, settings: Settings, encoder: Encoder, fetcher: Fetcher) -> None:
+    def __init__(
+        self, settings: Settings, encoder: Encoder, fetcher: Fetcher, ocr: OcrStage | None = None
+    ) -> None:
         self._encoder = encoder
         self._fetcher = fetcher
+        self._ocr = ocr
         self._max_pixels = settings.max_image_pixels
         # Opt-in reduced-scale JPEG decode (IMAGESEARCH_JPEG_DRAFT_FACTOR), as for queries.
         self._min_side = draft_min_side(settings.jpeg_draft_factor, encoder.image_size)
@@ -43,7 +47,10 @@ class SourcePreparer:
         try:
             data = self._fetcher.fetch(source)
             image = decode_image(data, self._max_pixels, self._min_side)
-            return self._encoder.prepare(image), "", dumps_facts(source_facts(source, data))
+            facts = source_facts(source, data)
+            if self._ocr is not None:
+                facts.update(self._ocr.read(image))
+            return self._encoder.prepare(image), "", dumps_facts(facts)
         except ImageSearchError as exc:
             return None, describe_failure(exc), ""
         except Exception as exc:  # one odd file must not stop a long run; it is reported

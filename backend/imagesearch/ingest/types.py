@@ -46,6 +46,8 @@ class StageTimes:
     wait_for_decode: float = 0.0  # encoder idle, waiting on I/O
     encode: float = 0.0
     write: float = 0.0
+    ocr: float = 0.0  # summed over OCR workers
+    ocr_timeouts: int = 0  # images whose OCR budget ran out (counted as no text)
 
 
 @dataclass
@@ -59,6 +61,7 @@ class PipelineReport:
     manifest: Manifest
     failures: list[tuple[int, str, str]] = field(default_factory=list)
     metadata_problems: int = 0  # CSV cells that did not fit their column's type (metadata_problems.csv)
+    ocr_images_with_text: int | None = None  # with --ocr: images in which text was read
 
     @property
     def images_per_second(self) -> float:
@@ -73,4 +76,11 @@ class PipelineReport:
             f"worker-s, encoder waiting on I/O {stage.wait_for_decode:.1f} s, encode "
             f"{stage.encode:.1f} s, write {stage.write:.1f} s; resumed chunks: {self.resumed_chunks}"
             + (f"; {self.metadata_problems} metadata cells unreadable" if self.metadata_problems else "")
+            + self._ocr_summary()
         )
+
+    def _ocr_summary(self) -> str:
+        if self.ocr_images_with_text is None:
+            return ""
+        timeouts = f", {self.stages.ocr_timeouts} over the time budget" if self.stages.ocr_timeouts else ""
+        return f"; OCR {self.stages.ocr:.1f} worker-s, text in {self.ocr_images_with_text} images{timeouts}"

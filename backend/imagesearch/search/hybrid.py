@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from imagesearch.errors import InvalidQueryError
+from imagesearch.index.metadata import MetadataTable
 from imagesearch.search.lexical import CaptionIndex, rrf_fuse
 from imagesearch.search.ranking import (
     Candidates,
@@ -30,7 +31,10 @@ from imagesearch.search.ranking import (
 )
 from imagesearch.vectors import FloatArray
 
-NO_CAPTIONS = "this index has no captions: hybrid search needs an index built with captions (use hybrid=0)"
+NO_CAPTIONS = (
+    "this index has no captions or OCR text: hybrid search needs an index built with captions or "
+    "with --ocr (use hybrid=0)"
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,18 @@ class HybridQuery:
     weight: float  # share of the caption ranking, (0, 1]
     exclude: Collection[int] = frozenset()
     allowed: npt.NDArray[np.bool_] | None = None  # a filter's mask over the ids; None: every image
+
+
+def lexical_texts(captions: list[str] | None, table: MetadataTable) -> list[str] | None:
+    """What BM25 matches for each image: its caption and the text read in it (``ocr_text``), or
+    None when the index has neither."""
+    ocr = table.columns.get("ocr_text")
+    if ocr is None:
+        return captions
+    read = [str(value) if present else "" for value, present in zip(ocr.values, ocr.present, strict=True)]
+    if captions is None:
+        return read
+    return [f"{caption}\n{text}" if text else caption for caption, text in zip(captions, read, strict=True)]
 
 
 class CaptionSearch:

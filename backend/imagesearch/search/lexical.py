@@ -1,4 +1,4 @@
-"""Lexical matching: BM25 over the stored captions, and weighted RRF to fuse two rankings.
+"""Lexical matching: BM25 over the stored captions and OCR text, and weighted RRF to fuse two rankings.
 
 ``CaptionIndex`` ranks caption ids (= vector ids) for a text query with BM25 (the ``bm25s``
 library: sparse matrices, numpy only). ``rrf_fuse`` merges a dense (CLIP) and a sparse (BM25)
@@ -23,6 +23,7 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import:
 
 RRF_K0 = 60  # the usual constant of Cormack et al. (2009)
 _PLURAL = re.compile(r"(?<=[a-z]{2})(ies|sses|s)$")
+_WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s' own token pattern
 
 
 def fold_plural(word: str) -> str:
@@ -46,6 +47,23 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
         show_progress=False,
     )
     return [[fold_plural(word) for word in words] for words in tokens]
+
+
+def query_terms(text: str) -> frozenset[str]:
+    """The tokens ``tokenize`` makes of a query: what a caption or OCR text has to contain."""
+    return frozenset(tokenize([text])[0]) if text.strip() else frozenset()
+
+
+def matched_words(text: str, terms: frozenset[str]) -> list[str]:
+    """The words of ``text``, as written there, whose token is one of ``terms``; each once, in order
+    (what the UI highlights)."""
+    if not text or not terms:
+        return []
+    found: dict[str, None] = {}
+    for word in _WORD.findall(text):
+        if fold_plural(word.lower()) in terms:
+            found.setdefault(word)
+    return list(found)
 
 
 class CaptionIndex:

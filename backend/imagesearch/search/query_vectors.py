@@ -25,6 +25,7 @@ class Query:
 
     vector: FloatArray
     exclude: frozenset[int] = field(default_factory=frozenset)
+    words: str = ""  # the query's own text, if any: which words of a result's OCR text it matched
 
 
 class QueryVectors:

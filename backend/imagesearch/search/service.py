@@ -7,8 +7,8 @@ wires them for one index and one encoder, and keeps the page cache of text searc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlparse
 
 import numpy as np
@@ -24,14 +24,17 @@ from imagesearch.search.caches import LruCache
 from imagesearch.search.compatibility import check_compatible
 from imagesearch.search.filtered import FilteredSearch
 from imagesearch.search.filters import FilterEngine
-from imagesearch.search.hybrid import NO_CAPTIONS, CaptionSearch, HybridQuery
+from imagesearch.search.hybrid import NO_CAPTIONS, CaptionSearch, HybridQuery, lexical_texts
 from imagesearch.search.index_search import IndexSearch
+from imagesearch.search.lexical import matched_words, query_terms
 from imagesearch.search.query_terms import BATCH_POSITIVE, QueryTerm, combine
 from imagesearch.search.query_vectors import Query, QueryVectors, excluded_ids
 from imagesearch.search.ranking import Ranked, RankedPage, Ranker, RankOptions, TopK, paginate, settled
 from imagesearch.search.refine import Facets, Refiner
 from imagesearch.telemetry import stage
 from imagesearch.vectors import FloatArray
+
+TextReader = Callable[[bytes], str]  # image bytes -> the text read in them (OCR)
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class Hit:
     duplicates: tuple[int, ...] = ()
     caption: str | None = None
     metadata: dict[str, JsonValue] = field(default_factory=dict)
+    ocr_text: str | None = None  # the text read in the image (indexed with --ocr)
+    matched_words: tuple[str, ...] = ()  # words of ocr_text the query's text matched
 
     @property
     def is_remote(self) -> bool:
@@ -54,6 +59,7 @@ class Page:
     has_more: bool = False
     facets: Facets | None = None  # with options.facets: field -> buckets
     total: int | None = None  # size of the relevant set, where the options made it known
+    query_text: str | None = None  # the text read in an uploaded query image (read_text)
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,9 @@ class Scope:
 class Searcher:
     """Owns the encoder and the index; thread-safe for concurrent queries."""
 
-    def __init__(self, settings: Settings, encoder: Encoder, bundle: IndexBundle) -> None:
+    def __init__(
+        self, settings: Settings, encoder: Encoder, bundle: IndexBundle, reader: TextReader | None = None
+    ) -> None:
         check_compatible(encoder, bundle)
         self.settings = settings
         self.encoder = encoder
@@ -80,7 +88,9 @@ class Searcher:
         self.index_search = IndexSearch(bundle.index, settings.faiss_threads)
         # Whole pages of text searches: a repeated search skips the encoder and FAISS.
         self.page_cache: LruCache[tuple[str, RankOptions, float], Page] = LruCache(settings.result_cache_size)
-        self.captions = CaptionSearch(bundle.captions, self.stored.get, settings.dedupe_threshold)
+        self.reader = reader  # reads the text in an uploaded image (read_text); None: not offered
+        texts = lexical_texts(bundle.captions, bundle.table)
+        self.captions = CaptionSearch(texts, self.stored.get, settings.dedupe_threshold)
         self.filters = FilterEngine(bundle.table)
         self.filtered = FilteredSearch(bundle.index, settings.faiss_threads)
         self.refiner = Refiner(
@@ -97,6 +107,7 @@ class Searcher:
 
     @property
     def has_captions(self) -> bool:
+        """Hybrid search is available: the index has captions or text read by OCR."""
         return self.captions.available
 
     # Simple entry points: the first page of a text / image / vector query.
@@ -117,7 +128,7 @@ class Searcher:
         key = (self.queries.clean_text(text), options, hybrid)
         page = self.page_cache.get(key)
         if page is None:
-            query = Query(self.queries.texts([text]))
+            query = Query(self.queries.texts([text]), words=key[0])
             page = self._hybrid(query, key[0], options, hybrid) if hybrid > 0 else self.rank(query, options)
             self.page_cache.put(key, page)
         return page
@@ -126,8 +137,20 @@ class Searcher:
         """The page a previous identical text search returned (this index, this encoder), if kept."""
         return self.page_cache.get((self.queries.clean_text(text), options, hybrid))
 
-    def image_page(self, data: bytes, options: RankOptions) -> Page:
-        return self.rank(Query(self.queries.images([data])), options)
+    def image_page(self, data: bytes, options: RankOptions, read_text: float = 0.0) -> Page:
+        """Images like the uploaded one; with ``read_text`` > 0, the text read in it is also matched
+        against the captions and OCR text, with that hybrid weight (no text read: the plain ranking)."""
+        query = Query(self.queries.images([data]))
+        if read_text <= 0:
+            return self.rank(query, options)
+        self._check_hybrid(read_text)
+        if self.reader is None:
+            raise InvalidQueryError("this API cannot read text in images (no OCR engine); use read_text=0")
+        text = self.reader(data).strip()
+        if not text:
+            return replace(self.rank(query, options), query_text="")
+        page = self._hybrid(replace(query, words=text), text, options, read_text)
+        return replace(page, query_text=text)
 
     def terms_page(self, terms: Sequence[QueryTerm], options: RankOptions, hybrid: float = 0.0) -> Page:
         """A combined query; ``hybrid`` matches the captions with its positive text terms."""
@@ -135,7 +158,7 @@ class Searcher:
         words = " ".join(term.text for term in terms if term.text is not None and term.weight > 0)
         if hybrid > 0 and not words.strip():
             raise InvalidQueryError("hybrid search needs at least one text term with a positive weight")
-        query = self.queries.combined(terms)
+        query = replace(self.queries.combined(terms), words=words)
         return self._hybrid(query, words, options, hybrid) if hybrid > 0 else self.rank(query, options)
 
     def batch_pages(self, terms: Sequence[QueryTerm], options: RankOptions) -> list[Page]:
@@ -163,9 +186,9 @@ class Searcher:
         top_k = self._top_k(query.vector, scope)
         if options.needs_relevant_set:
             items, _ = settled(top_k(self._window(scope)), scope.count, query.exclude, options.min_score)
-            return self._refined(items, options, scope)
+            return self._refined(items, options, scope, query.words)
         ranked = self._ranker(query.exclude, scope.count).rank(top_k, options)
-        return self._page(ranked, self.refiner.facets_of(options, scope.matching()))
+        return self._page(ranked, self.refiner.facets_of(options, scope.matching()), words=query.words)
 
     def scope(self, filter_text: str | None) -> Scope:
         """The images a filter matches; raises FilterError (an InvalidQueryError) for a bad one."""
@@ -215,28 +238,36 @@ class Searcher:
             return Page([], facets=self.refiner.facets_of(options, scope.matching()), total=0)
         dense = self._top_k(query.vector, scope)(self._window(scope))
         hybrid = HybridQuery(text, query.vector, weight, query.exclude, scope.allowed)
-        return self._refined(self.captions.ranked(hybrid, dense, options.min_score), options, scope)
+        return self._refined(self.captions.ranked(hybrid, dense, options.min_score), options, scope, text)
 
-    def _refined(self, items: list[Ranked], options: RankOptions, scope: Scope) -> Page:
+    def _refined(self, items: list[Ranked], options: RankOptions, scope: Scope, words: str) -> Page:
         refined = self.refiner.refine(items, options, scope.matching())
         known = options.cutoff is not None or options.min_score is not None
         page = paginate(refined.items, options)
-        return self._page(page, refined.facets, len(refined.items) if known else None)
+        return self._page(page, refined.facets, len(refined.items) if known else None, words)
 
     def _ranker(self, exclude: frozenset[int], ntotal: int) -> Ranker:
         return Ranker(ntotal, self.stored.get, self.settings.dedupe_threshold, exclude)
 
-    def _page(self, page: RankedPage, facets: Facets | None = None, total: int | None = None) -> Page:
+    def _page(
+        self, page: RankedPage, facets: Facets | None = None, total: int | None = None, words: str = ""
+    ) -> Page:
+        terms = query_terms(words)
         with stage("metadata"):
-            return Page([self._hit(item) for item in page.items], page.has_more, facets, total)
+            return Page([self._hit(item, terms) for item in page.items], page.has_more, facets, total)
 
-    def _hit(self, item: Ranked) -> Hit:
+    def _hit(self, item: Ranked, terms: frozenset[str]) -> Hit:
         captions = self.bundle.captions
+        metadata = self.bundle.table.row(item.id)
+        ocr_text = metadata.get("ocr_text")
+        text = ocr_text if isinstance(ocr_text, str) else None
         return Hit(
             id=item.id,
             score=item.score,
             source=self.bundle.urls[item.id],
             duplicates=item.duplicates,
             caption=(captions[item.id] or None) if captions is not None else None,
-            metadata=self.bundle.table.row(item.id),
+            metadata=metadata,
+            ocr_text=text,
+            matched_words=tuple(matched_words(text or "", terms)),
         )

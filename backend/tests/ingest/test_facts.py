@@ -25,6 +25,7 @@ from imagesearch.ingest.facts import (
     FACT_TYPES,
     FILE_FACT_TYPES,
     IMAGE_FACT_TYPES,
+    OCR_FACT_TYPES,
     facts_table,
     file_facts,
     image_facts,
@@ -299,6 +300,6 @@ def test_facts_become_a_table_aligned_with_the_rows(tmp_path: Path) -> None:
     again = MetadataTable.from_parquet_bytes(table.to_parquet_bytes())
     assert [again.row(i) for i in range(3)] == [table.row(i) for i in range(3)]
     assert facts_table([None, None]).fields == {}
-    assert set(FACT_TYPES) == set(IMAGE_FACT_TYPES) | set(FILE_FACT_TYPES)
+    assert set(FACT_TYPES) == set(IMAGE_FACT_TYPES) | set(FILE_FACT_TYPES) | set(OCR_FACT_TYPES)
     with pytest.raises(ValueError, match="iso"):
         facts_table([{"iso": 100}])

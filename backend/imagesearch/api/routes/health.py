@@ -35,6 +35,7 @@ def build_router(settings: Settings) -> APIRouter:
             query_runtime=searcher.encoder.query_runtime,
             limits=limits,
             metadata_fields=dict(searcher.bundle.table.fields),
+            ocr_engine=manifest.ocr_engine,
         )
 
     return router

@@ -31,6 +31,10 @@ from imagesearch.config import Settings
 from imagesearch.search.query_terms import QueryTerm, decode_b64_image, describe
 from imagesearch.search.ranking import RankOptions
 
+READ_TEXT_DOC = (
+    "read the text in the uploaded image (OCR) and match it against the captions and OCR text, with "
+    "this weight (as hybrid), 0..1; 0: not read. The text read comes back as query_text"
+)
 HYBRID_DOC = "weight of the caption text match (BM25, fused by rank), 0..1; 0: CLIP only"
 
 
@@ -72,9 +76,10 @@ def _one_query_routes(
         searcher: SearcherDep,
         file: Annotated[UploadFile, File(description=f"image, at most {settings.max_upload_bytes:,} bytes")],
         options: Annotated[RankOptions, Depends(ranking.form)],
+        read_text: Annotated[float, Query(ge=0, le=1, description=READ_TEXT_DOC)] = 0.0,
     ) -> SearchResponse:
         data = await read_upload(file, settings.max_upload_bytes)
-        page = await gate.run(searcher.image_page, data, options)
+        page = await gate.run(searcher.image_page, data, options, read_text)
         return page_response(request, file.filename or "uploaded image", options, page)
 
 

@@ -42,6 +42,7 @@ from imagesearch.errors import EncoderUnavailableError, ImageSearchError
 from imagesearch.files import write_bytes_atomic
 from imagesearch.ingest.checkpoints import Rows, collect, ray_run_key, read_shards, write_shard
 from imagesearch.ingest.fetch import Fetcher
+from imagesearch.ingest.ocr_stage import OcrStage
 from imagesearch.ingest.prepare import SourcePreparer
 from imagesearch.ingest.types import Embedded, PipelineOptions, StageTimes
 
@@ -51,10 +52,17 @@ ModelConfigs = dict[str, bytes]  # file name -> content of the open_clip model c
 
 
 def embed_with_ray(
-    settings: Settings, encoder: Encoder, todo: Sequence[str], options: PipelineOptions, stages: StageTimes
+    settings: Settings,
+    encoder: Encoder,
+    todo: Sequence[str],
+    options: PipelineOptions,
+    stages: StageTimes,
+    ocr_id: str = "",
 ) -> Embedded:
-    """Fetch/decode and encode ``todo`` as Ray Data stages: (vectors, positions in todo, failures)."""
-    work_dir = settings.work_dir / f"ray-{ray_run_key(encoder, todo)}"
+    """Fetch/decode (and, with ``settings.ocr``, read) and encode ``todo`` as Ray Data stages:
+    (vectors, positions in todo, failures, facts). ``ocr_id``: the driver's OCR engine, which every
+    worker must load too."""
+    work_dir = settings.work_dir / f"ray-{ray_run_key(encoder, todo, ocr_id)}"
     if not options.resume:
         shutil.rmtree(work_dir, ignore_errors=True)
     done = read_shards(work_dir, encoder.dim)
@@ -66,7 +74,7 @@ def embed_with_ray(
     if len(pending):
         started_here = _connect(options.ray_address)
         try:
-            _run(_RayJob(settings, encoder, todo, options, stages), pending, work_dir)
+            _run(_RayJob(settings, encoder, todo, options, stages, ocr_id), pending, work_dir)
         finally:
             if started_here:
                 ray.shutdown()
@@ -94,6 +102,7 @@ class _RayJob:
     todo: Sequence[str]
     options: PipelineOptions
     stages: StageTimes
+    ocr_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -133,7 +142,7 @@ def _dataset(job: _RayJob, plan: _ActorPlan, pending: np.ndarray[Any, np.dtype[n
         ray.data.from_items(rows, override_num_blocks=plan.blocks)
         .map_batches(
             _Prepare,
-            fn_constructor_args=(settings, configs, job.encoder.id),
+            fn_constructor_args=(settings, configs, job.encoder.id, job.ocr_id),
             batch_size=settings.ray_batch_size,
             batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=plan.decoders),
@@ -169,6 +178,7 @@ def _run(job: _RayJob, pending: np.ndarray[Any, np.dtype[np.int64]], work_dir: P
                 write_shard(work_dir, batch)
                 stages.fetch_decode += float(batch["fetch_s"].sum())
                 stages.encode += float(batch["encode_s"].sum())
+                stages.ocr += float(batch["ocr_s"].sum())
                 bar.update(len(batch["position"]))
     except ray.exceptions.RayError as exc:
         cause = _domain_cause(exc)
@@ -182,18 +192,21 @@ def _run(job: _RayJob, pending: np.ndarray[Any, np.dtype[np.int64]], work_dir: P
 class _Prepare:
     """Ray Data stage 1 (CPU actor): fetch, decode and preprocess a batch of sources."""
 
-    def __init__(self, settings: Settings, configs: ModelConfigs, expected_id: str) -> None:
+    def __init__(self, settings: Settings, configs: ModelConfigs, expected_id: str, ocr_id: str) -> None:
         settings = _worker_settings(settings, configs, device="cpu")
         self._settings = settings
         self._encoder = _load_checked(settings, expected_id)  # for ``prepare``: the model's preprocessing
         self._shape = self._encoder.prepare(Image.new("RGB", (64, 64))).shape
+        self._ocr = _load_ocr_checked(settings, ocr_id)
         # The local engine's step (ingest/prepare.py), so both engines build the same index.
-        self._prepare = SourcePreparer(settings, self._encoder, Fetcher(settings))
+        self._prepare = SourcePreparer(settings, self._encoder, Fetcher(settings), self._ocr)
         self._threads = ThreadPoolExecutor(settings.fetch_workers, thread_name_prefix="fetch")
 
     def __call__(self, batch: Rows) -> Rows:
         started = time.perf_counter()
+        ocr_before = self._ocr.totals.seconds if self._ocr is not None else 0.0
         results = list(self._threads.map(self._prepare, [str(source) for source in batch["source"]]))
+        ocr_seconds = (self._ocr.totals.seconds if self._ocr is not None else 0.0) - ocr_before
         pixels = np.zeros((len(results), *self._shape), dtype=np.float32)
         for row, (prepared, _, _) in enumerate(results):
             if prepared is not None:
@@ -205,7 +218,22 @@ class _Prepare:
             "error": np.array([error for _, error, _ in results], dtype=object),
             "facts": np.array([facts for _, _, facts in results], dtype=object),
             "fetch_s": np.full(len(results), seconds),
+            "ocr_s": np.full(len(results), ocr_seconds / max(1, len(results))),
         }
+
+
+def _load_ocr_checked(settings: Settings, expected_id: str) -> OcrStage | None:
+    """This worker's OCR, refused unless it is the driver's engine (None when the run reads no text)."""
+    if not expected_id:
+        return None
+    ocr = OcrStage.load(settings)
+    if ocr.engine.id != expected_id:
+        ocr.close()
+        raise EncoderUnavailableError(
+            f"a Ray worker loaded the OCR engine {ocr.engine.id}, the driver {expected_id}: every node "
+            "needs the same OCR package and settings"
+        )
+    return ocr
 
 
 class _Encode:
@@ -226,6 +254,7 @@ class _Encode:
             "error": batch["error"],
             "facts": batch["facts"],
             "fetch_s": batch["fetch_s"],
+            "ocr_s": batch["ocr_s"],
             "encode_s": np.full(len(ok), seconds),
         }
 
