@@ -35,9 +35,9 @@ test-backend: setup demo-data exiftool ocr-libs ## backend unit + HTTP tests (de
 
 test: lint docker-lint test-backend web-check web-unit web-e2e ## every check and test (what CI runs)
 
-index: setup ## build the index: make index SOURCE=photos_url.csv|folder|list.txt
+index: setup ## build the index: make index SOURCE=photos_url.csv|folder|list.txt [OCR=1]
 	@test -n "$(SOURCE)" || { echo "usage: make index SOURCE=path/to/photos_url.csv|folder|list.txt"; exit 2; }
-	$(PY) backend/run_pipeline.py "$(SOURCE)" --data-dir "$(DATA_DIR)"
+	$(PY) backend/run_pipeline.py "$(SOURCE)" --data-dir "$(DATA_DIR)" $(if $(OCR),--ocr)
 
 api: setup ## serve the API on $(API_HOST):$(API_PORT)
 	cd backend && IMAGESEARCH_DATA_DIR="$(abspath $(DATA_DIR))" ../$(VENV)/bin/uvicorn search_api:app --host $(API_HOST) --port $(API_PORT)
@@ -60,10 +60,10 @@ setup-demo: $(DEMO_STAMP) ## setup + the offline fallback encoder (the backend's
 demo-data: setup-demo ## install the demo images (Debian packages, else PyPI) into DEMO_GALLERY; reused once built
 	$(PY) backend/tools/demo_data.py "$(DEMO_GALLERY)"
 
-demo: demo-data ## demo images + index (built once, then updated incrementally), API and UI; prints the URLs to open
+demo: demo-data ## demo images + index (built once, then updated incrementally), API and UI; OCR=1 reads the text in them too
 	@# Incremental: the first run builds the index, later ones reuse every stored vector and only
 	@# pick up changes (new images, edited captions) in a few seconds.
-	$(PY) backend/run_pipeline.py "$(DEMO_GALLERY)/photos_url.csv" --data-dir "$(DEMO_DATA_DIR)" --quiet
+	$(PY) backend/run_pipeline.py "$(DEMO_GALLERY)/photos_url.csv" --data-dir "$(DEMO_DATA_DIR)" --quiet $(if $(OCR),--ocr)
 	@set -m; \
 	(cd backend && IMAGESEARCH_DATA_DIR="$(abspath $(DEMO_DATA_DIR))" exec ../$(VENV)/bin/uvicorn search_api:app --host $(API_HOST) --port $(API_PORT)) & api=$$!; \
 	web=""; if [ -f frontend/package.json ]; then $(MAKE) --no-print-directory web & web=$$!; fi; \

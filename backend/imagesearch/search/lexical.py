@@ -49,9 +49,21 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
     return [[fold_plural(word) for word in words] for words in tokens]
 
 
+def query_tokens(text: str) -> list[str]:
+    """A query's tokens (``tokenize``), then each run of 2 or 3 adjacent words written as one.
+
+    OCR often reads a sign's words without the space between them ("OPEN24HOURS", "MAINSTREET"),
+    so "main street" must also match the token "mainstreet"; in captions such joined tokens
+    practically never occur, so they cost nothing there."""
+    tokens = tokenize([text])[0] if text.strip() else []
+    words = [word.lower() for word in re.findall(r"(?u)\w+", text)]
+    joined = ["".join(words[i : i + n]) for n in (2, 3) for i in range(len(words) - n + 1)]
+    return list(dict.fromkeys([*tokens, *(fold_plural(word) for word in joined)]))
+
+
 def query_terms(text: str) -> frozenset[str]:
-    """The tokens ``tokenize`` makes of a query: what a caption or OCR text has to contain."""
-    return frozenset(tokenize([text])[0]) if text.strip() else frozenset()
+    """The tokens a caption or OCR text is matched on for a query (``query_tokens``)."""
+    return frozenset(query_tokens(text))
 
 
 def matched_words(text: str, terms: frozenset[str]) -> list[str]:
@@ -85,7 +97,7 @@ class CaptionIndex:
         matches and, with ``allowed`` (a bool mask over the ids), that the mask allows."""
         if k <= 0 or not self._vocab:
             return []
-        words = [word for word in dict.fromkeys(tokenize([query])[0]) if word in self._vocab]
+        words = [word for word in query_tokens(query) if word in self._vocab]
         if not words:
             return []
         scores = np.asarray(self._retriever.get_scores(words), dtype=np.float64)

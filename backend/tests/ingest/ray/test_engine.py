@@ -64,14 +64,19 @@ def test_ray_engine_builds_the_same_index_as_the_local_engine_and_resumes(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    local = tiny_settings(tiny_checkpoint, tmp_path / "local", **SMALL)
-    on_ray = tiny_settings(tiny_checkpoint, tmp_path / "ray", **SMALL)
+    # With OCR on: the Ray workers read the text as the local engine does (same engine, same facts).
+    local = tiny_settings(tiny_checkpoint, tmp_path / "local", ocr=True, **SMALL)
+    on_ray = tiny_settings(tiny_checkpoint, tmp_path / "ray", ocr=True, **SMALL)
     local_report = run_pipeline(local, PipelineOptions(source=source, progress=False), tiny_encoder)
+    ocr_id = local_report.manifest.ocr_engine
+    assert ocr_id.startswith("rapidocr")
 
     # First the engine alone, which leaves its shards on disk as a killed run would ...
     todo = source.read_text().split()
     options = PipelineOptions(source=source, progress=False, engine="ray")
-    vectors, positions, failures, facts = embed_with_ray(on_ray, tiny_encoder, todo, options, StageTimes())
+    vectors, positions, failures, facts = embed_with_ray(
+        on_ray, tiny_encoder, todo, options, StageTimes(), ocr_id
+    )
     assert positions.tolist() == [0, 1, 2, 4, 5, 6, 7, 9, 10, 11]
     assert failures == [(position, error) for position, _, error in local_report.failures]
     np.testing.assert_allclose(vectors, load_bundle(local).index.reconstruct_n(0, 10), atol=1e-5)
@@ -94,7 +99,8 @@ def test_ray_engine_builds_the_same_index_as_the_local_engine_and_resumes(
     np.testing.assert_allclose(b.index.reconstruct_n(0, 10), a.index.reconstruct_n(0, 10), atol=1e-5)
     assert b.manifest.encoder_id == a.manifest.encoder_id and b.manifest.count == 10
     # The image facts travel with the rows: the same metadata, row for row.
-    assert facts.rows == 10 and {"width", "height"} <= set(b.table.fields)
+    assert facts.rows == 10 and {"width", "height", "has_text"} <= set(b.table.fields)
+    assert b.manifest.ocr_engine == ocr_id and ray_report.stages.ocr > 0
     assert [b.table.row(i) for i in range(10)] == [a.table.row(i) for i in range(10)]
     assert ray_report.stages.encode > 0 and ray_report.stages.fetch_decode > 0
     assert not on_ray.work_dir.exists()  # shards are removed once the index is saved
