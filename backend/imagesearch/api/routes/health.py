@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from imagesearch.api.deps import SearcherDep
-from imagesearch.api.schemas import HealthResponse, Limits
+from imagesearch.api.health_schemas import HealthResponse, Limits
 from imagesearch.config import Settings
 from imagesearch.encoders.fallback import FALLBACK_WARNING
 
