@@ -181,7 +181,7 @@ api-types: setup web-install ## regenerate the UI's API types from the backend's
 api-types-check: setup web-install ## fail when the committed UI API types differ from the backend's schema
 	PYTHON="$(abspath $(PY))" $(WEB)/scripts/api-types.sh --check
 
-web-e2e: setup web-build chromium ## browser tests: real API + index + production UI in headless Chromium
+web-e2e: setup web-build chromium ocr-libs ## browser tests: real API + index (read with --ocr) + production UI in headless Chromium
 	cd $(WEB) && $(NPM) run e2e -- $(E2E_ARGS)
 
 web: web-build ## serve the production UI on :3000 (WEB_PORT), calling the API at API_HOST:API_PORT

@@ -11,6 +11,8 @@ import { type FormEvent, useId, useState } from "react";
 
 import {
   composeFilter,
+  fieldLabel,
+  FREE_TEXT_FIELDS,
   isChosen,
   isRangeField,
   type MetadataFields,
@@ -19,6 +21,7 @@ import {
   type RangeBounds,
   setRange,
   toggleValue,
+  valueLabel,
 } from "@/lib/filters";
 import { formatMetadataValue } from "@/lib/format";
 import type { Facet, FacetBucket } from "@/lib/types";
@@ -116,16 +119,19 @@ function ValueFilter(props: { field: string; facet?: Facet; state: PanelState; o
     ...counted.map((bucket) => ({ value: bucketValue(bucket)!, count: bucket.count as number | null })),
     ...chosen.map((value) => ({ value, count: null })),
   ];
-  // Values that each name one image (captions, titles) are no use as chips until asked for.
-  const unique = counted.length > 3 && counted.every((bucket) => bucket.count === 1);
+  // Values that each name one image (captions, titles, the text read in it) are no use as chips
+  // until asked for.
+  const unique = FREE_TEXT_FIELDS.has(field) || (counted.length > 3 && counted.every((bucket) => bucket.count === 1));
   const initial = unique && !state.values[field]?.length ? 0 : CHIPS_SHOWN;
   const visible = all ? chips : chips.slice(0, initial);
   if (chips.length === 0 && !missing) return null;
-  const label = (value: string) => (facet?.type === "boolean" ? formatMetadataValue(value === "true") : value);
+  const label = (value: string) =>
+    valueLabel(field, value, facet?.type === "boolean" ? formatMetadataValue(value === "true") : value);
+  const name = fieldLabel(field);
 
   return (
-    <div role="group" aria-label={field} className="flex flex-col gap-1.5" data-testid={`facet-${field}`}>
-      <p className="text-xs font-semibold uppercase tracking-wide text-zinc-500 dark:text-zinc-400">{field}</p>
+    <div role="group" aria-label={name} className="flex flex-col gap-1.5" data-testid={`facet-${field}`}>
+      <p className="text-xs font-semibold uppercase tracking-wide text-zinc-500 dark:text-zinc-400">{name}</p>
       <ul className="flex flex-wrap gap-1.5">
         {visible.map(({ value, count }) => {
           const pressed = isChosen(state, field, value);

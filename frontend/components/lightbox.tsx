@@ -15,6 +15,7 @@ import {
   ExternalIcon,
   SparklesIcon,
 } from "@/components/icons";
+import { HighlightedText } from "@/components/highlighted-text";
 import type { MetadataFields } from "@/lib/filters";
 import { allMetadata, fileNameOf, formatScore } from "@/lib/format";
 import type { SearchResult } from "@/lib/types";
@@ -125,6 +126,18 @@ export function Lightbox(props: LightboxProps) {
               <p data-testid="lightbox-caption" className="line-clamp-2 text-base font-medium text-white">
                 {result.caption.trim()}
               </p>
+            )}
+            {result.ocr_text?.trim() && (
+              <div data-testid="lightbox-ocr-text" className="mt-1 max-w-prose text-sm text-white/90">
+                <p className="text-xs font-semibold uppercase tracking-wide text-white/55">Text in the image</p>
+                <p className="max-h-24 overflow-y-auto whitespace-pre-line">
+                  <HighlightedText
+                    text={result.ocr_text.trim()}
+                    words={result.matched_words ?? []}
+                    markClassName="rounded-sm bg-amber-300 px-0.5 font-semibold text-zinc-950"
+                  />
+                </p>
+              </div>
             )}
             <p className="truncate text-sm text-white/70" title={result.source}>
               {name}

@@ -1,6 +1,6 @@
 "use client";
 
-import { useState } from "react";
+import { type ReactNode, useState } from "react";
 
 import { BrokenImageIcon, CloseIcon } from "@/components/icons";
 
@@ -9,11 +9,13 @@ interface QueryImageCardProps {
   label: string;
   /** What kind of image search this is ("Searching with an image", "More like this"). */
   kicker: string;
+  /** A line under the name (the text read in the image). */
+  note?: ReactNode;
   onClear: () => void;
 }
 
 /** The image being searched with, and a way to clear it. */
-export function QueryImageCard({ previewUrl, label, kicker, onClear }: QueryImageCardProps) {
+export function QueryImageCard({ previewUrl, label, kicker, note, onClear }: QueryImageCardProps) {
   const [failed, setFailed] = useState(false);
   return (
     <div
@@ -38,6 +40,7 @@ export function QueryImageCard({ previewUrl, label, kicker, onClear }: QueryImag
         <p className="truncate text-sm font-medium text-zinc-900 dark:text-zinc-100" title={label}>
           {label}
         </p>
+        {note}
       </div>
       <button
         type="button"

@@ -2,9 +2,11 @@
 
 import { useState } from "react";
 
+import { HighlightedText } from "@/components/highlighted-text";
 import { BrokenImageIcon, SparklesIcon } from "@/components/icons";
 import type { MetadataFields } from "@/lib/filters";
 import { fileNameOf, formatScore, keyMetadata, plural } from "@/lib/format";
+import { excerpt, oneLine } from "@/lib/highlight";
 import type { SearchResult } from "@/lib/types";
 
 interface ResultCardProps {
@@ -22,6 +24,8 @@ export function ResultCard({ result, rank, fields, onOpen, onMoreLikeThis, onAdd
   const name = fileNameOf(result.source);
   const caption = result.caption?.trim() || null;
   const duplicates = result.duplicates ?? [];
+  const ocrText = result.ocr_text?.trim() || null;
+  const matched = result.matched_words ?? [];
   const facts = keyMetadata(result.metadata, Object.keys(fields));
   const small =
     "inline-flex shrink-0 items-center justify-center rounded-full text-xs font-medium focus-visible:outline-2 focus-visible:outline-indigo-500";
@@ -75,6 +79,18 @@ export function ResultCard({ result, rank, fields, onOpen, onMoreLikeThis, onAdd
           className="truncate px-3 pt-2 text-sm text-zinc-700 dark:text-zinc-300"
         >
           {caption}
+        </p>
+      )}
+      {ocrText && (
+        <p
+          data-testid="result-ocr-text"
+          title={`Text in the image: ${oneLine(ocrText)}`}
+          className="truncate px-3 pt-1 text-xs text-zinc-600 dark:text-zinc-400"
+        >
+          <span className="sr-only">Text in the image: </span>
+          <span aria-hidden="true">“</span>
+          <HighlightedText text={excerpt(ocrText, matched)} words={matched} />
+          <span aria-hidden="true">”</span>
         </p>
       )}
       {facts.length > 0 && (

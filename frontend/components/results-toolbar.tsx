@@ -13,6 +13,9 @@ interface ResultsToolbarProps {
   count: number | null;
   options: SearchOptions;
   showHybrid: boolean;
+  /** The index holds text read in its images (/health `ocr_engine`). */
+  textInImages: boolean;
+  showReadText: boolean;
   /** The API's `max_top_k`: larger page sizes are not offered. */
   maxPageSize: number;
   sortChoices: SortChoice[];
@@ -48,7 +51,8 @@ function Subject({ query }: { query: SearchQuery }) {
 }
 
 export function ResultsToolbar(props: ResultsToolbarProps) {
-  const { query, count, options, showHybrid, maxPageSize, sortChoices, total, onOptionsChange } = props;
+  const { query, count, options, showHybrid, textInImages, showReadText, maxPageSize, sortChoices, total, onOptionsChange } =
+    props;
   const sizes = pageSizeChoices(options.pageSize, maxPageSize);
 
   return (
@@ -84,6 +88,8 @@ export function ResultsToolbar(props: ResultsToolbarProps) {
       <SearchOptionsControls
         options={options}
         showHybrid={showHybrid}
+        textInImages={textInImages}
+        showReadText={showReadText}
         sortChoices={sortChoices}
         total={total}
         onChange={onOptionsChange}

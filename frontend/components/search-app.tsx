@@ -29,6 +29,7 @@ import { createApiClient } from "@/lib/api";
 import { describeError, filterErrorOf } from "@/lib/errors";
 import { panelFields, readFields, sortChoices } from "@/lib/filters";
 import { fileNameOf } from "@/lib/format";
+import { oneLine } from "@/lib/highlight";
 import { canRun, hasText } from "@/lib/terms";
 import type { QueryImage, SearchOptions, SearchResult } from "@/lib/types";
 
@@ -54,7 +55,10 @@ export function SearchApp({ apiBaseUrl }: { apiBaseUrl: string }) {
   // The caption weight applies to words on an index with captions; wait for /health to know.
   const waitForHealth = options.hybrid > 0 && words && healthState.status === "loading";
   const hybrid = captions ? options.hybrid : 0;
-  const effective = useMemo<SearchOptions>(() => ({ ...options, hybrid }), [options, hybrid]);
+  // The text of an uploaded image is read only by an API with an OCR engine (its index holds text).
+  const ocr = healthState.status === "ok" && !!healthState.health.ocr_engine;
+  const readText = ocr && options.readText;
+  const effective = useMemo<SearchOptions>(() => ({ ...options, hybrid, readText }), [options, hybrid, readText]);
   // The metadata fields /health reports: the filter panel's, whose facets each search asks for.
   const reportedFields = healthState.status === "ok" ? healthState.health.metadata_fields : null;
   const facetRequest = useMemo(() => {
@@ -154,6 +158,7 @@ export function SearchApp({ apiBaseUrl }: { apiBaseUrl: string }) {
               previewUrl={query.image.previewUrl}
               label={query.image.label}
               kicker="Searching with an image"
+              note={readText && state.status === "success" ? <ReadTextNote text={state.queryText} /> : null}
               onClear={clear}
             />
           </div>
@@ -216,6 +221,8 @@ export function SearchApp({ apiBaseUrl }: { apiBaseUrl: string }) {
                     count={state.status === "success" ? state.results.length : null}
                     options={options}
                     showHybrid={captions && words}
+                    textInImages={ocr}
+                    showReadText={ocr && query.kind === "image"}
                     maxPageSize={limits.max_top_k}
                     sortChoices={sorts}
                     total={state.status === "success" ? state.total : null}
@@ -259,5 +266,22 @@ export function SearchApp({ apiBaseUrl }: { apiBaseUrl: string }) {
         Drop or paste an image anywhere to search with it · Scores are cosine similarity, higher is closer
       </footer>
     </div>
+  );
+}
+
+/** What the API read in an uploaded image (`query_text`), under its preview. */
+function ReadTextNote({ text }: { text: string | null }) {
+  if (text === null) return null;
+  const line = oneLine(text);
+  return (
+    <p data-testid="query-text" className="truncate text-sm text-zinc-600 dark:text-zinc-400" title={line || undefined}>
+      {line ? (
+        <>
+          Text read in your image: <span className="font-medium text-zinc-900 dark:text-zinc-100">“{line}”</span>
+        </>
+      ) : (
+        "No text found in your image."
+      )}
+    </p>
   );
 }

@@ -2,7 +2,7 @@
 
 /**
  * Ranking options beside the results: sort, adaptive cutoff, minimum match, near-duplicate
- * collapse, caption match.
+ * collapse, caption (and image text) match for words, matching an uploaded image's text.
  */
 
 import { useState } from "react";
@@ -24,6 +24,10 @@ interface SearchOptionsProps {
   options: SearchOptions;
   /** Whether the caption-match control applies (the index has captions and the query has words). */
   showHybrid: boolean;
+  /** Whether the index holds text read in its images (/health `ocr_engine`): the words match it too. */
+  textInImages: boolean;
+  /** Whether "Match the text in this image" applies (an uploaded image, an API that reads text). */
+  showReadText: boolean;
   /** The sort orders on offer (lib/filters.ts `sortChoices`); only relevance hides the control. */
   sortChoices: SortChoice[];
   /** How many results are relevant under the cutoff (the API's `total`), once known. */
@@ -45,8 +49,10 @@ function useShownValue<T>(value: T): [T, (next: T) => void] {
   return [shown, setShown];
 }
 
-export function SearchOptionsControls({ options, showHybrid, sortChoices, total, onChange }: SearchOptionsProps) {
+export function SearchOptionsControls(props: SearchOptionsProps) {
+  const { options, showHybrid, textInImages, showReadText, sortChoices, total, onChange } = props;
   const [dedupe, setDedupe] = useShownValue(options.dedupe);
+  const [readText, setReadText] = useShownValue(options.readText);
   const [hybrid, setHybrid] = useShownValue(options.hybrid);
   const [sort, setSort] = useShownValue(options.sort);
   const [cutoff, setCutoff] = useShownValue(options.cutoff);
@@ -104,9 +110,26 @@ export function SearchOptionsControls({ options, showHybrid, sortChoices, total,
         />
         Collapse near-duplicates
       </label>
+      {showReadText && (
+        <label
+          className={`${LABEL} cursor-pointer`}
+          title="Read the words in your image and find images whose captions or text have them"
+        >
+          <input
+            type="checkbox"
+            checked={readText}
+            onChange={(event) => {
+              setReadText(event.target.checked);
+              onChange({ readText: event.target.checked });
+            }}
+            className="size-4 rounded accent-indigo-600 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-500"
+          />
+          Match the text in this image
+        </label>
+      )}
       {showHybrid && (
         <label className={LABEL}>
-          Caption match
+          {textInImages ? "Match captions and text in images" : "Caption match"}
           <select
             value={hybrid}
             onChange={(event) => {
@@ -114,7 +137,11 @@ export function SearchOptionsControls({ options, showHybrid, sortChoices, total,
               onChange({ hybrid: Number(event.target.value) });
             }}
             className={SELECT}
-            title="How much the images' captions count, beside what the image model sees"
+            title={
+              textInImages
+                ? "How much the words of the images' captions and of the text read in them count, beside what the image model sees"
+                : "How much the images' captions count, beside what the image model sees"
+            }
           >
             {withValue(HYBRID_WEIGHTS, hybrid).map((weight) => (
               <option key={weight} value={weight}>

@@ -137,5 +137,5 @@ test("the larger view adds its image to the query; a combined query with words s
     hybrid: 0.5,
   });
   await expect(page).toHaveURL(new RegExp(`\\?term=1%3At%3Aa\\+dog&term=-1%3Ai%3A${third}&hybrid=0\\.5$`));
-  await expect(page.getByLabel("Caption match")).toHaveValue("0.5");
+  await expect(page.getByLabel("Match captions and text in images")).toHaveValue("0.5");
 });

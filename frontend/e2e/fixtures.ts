@@ -11,6 +11,8 @@ const FRONTEND = path.resolve(__dirname, "..");
 
 /** The image files e2e/start-backend.sh drew and indexed. */
 export const imagePath = (relative: string) => path.join(FRONTEND, ".e2e", "images", relative);
+/** Images e2e/start-backend.sh drew to upload, outside the index ("fresh-bread.png": a sign). */
+export const queryImagePath = (name: string) => path.join(FRONTEND, ".e2e", "queries", name);
 
 /** Where screenshots are kept as artifacts of the run. */
 export const screenshotPath = (name: string) => path.join(FRONTEND, "test-results", "screenshots", `${name}.png`);
@@ -61,9 +63,12 @@ export interface ApiResult {
   source: string;
   caption?: string | null;
   duplicates?: number[];
+  ocr_text?: string | null;
+  matched_words?: string[];
 }
 export interface ApiPage {
   query: string;
+  query_text?: string | null;
   has_more?: boolean;
   results: ApiResult[];
 }

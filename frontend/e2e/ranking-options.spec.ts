@@ -115,13 +115,20 @@ test("captions from the index show on the cards and in the larger view", async (
   await expect(page.getByRole("dialog").getByTestId("lightbox-caption")).toHaveText(expected.results[rank].caption!);
 });
 
-test("'Caption match' appears for text on an index with captions and is sent as hybrid", async ({ page, request }) => {
+/** The hybrid control: "Caption match", or "Match captions and text in images" on an index with OCR text. */
+const TEXT_MATCH = /Caption match|Match captions and text in images/;
+
+test("the caption (and image text) match appears for text on an index with captions and is sent as hybrid", async ({
+  page,
+  request,
+}) => {
   const health = (await (await request.get(`${API_URL}/health`)).json()) as { captions?: boolean };
   expect(health.captions).toBe(true);
 
   await openApp(page, "/?q=red+background");
   await expect(resultCards(page)).toHaveCount(IMAGE_COUNT);
-  const caption = page.getByLabel("Caption match");
+  // e2e/start-backend.sh reads the text in the images (--ocr): the words match it too.
+  const caption = page.getByLabel("Match captions and text in images");
   await expect(caption).toHaveValue("0");
   const params = await nextTextSearch(page, () => caption.selectOption("0.5"));
   expect(params.get("hybrid")).toBe("0.5");
@@ -133,7 +140,7 @@ test("'Caption match' appears for text on an index with captions and is sent as 
   // Not for an image query: the control is hidden there.
   await resultCards(page).first().getByRole("button", { name: "More like result 1" }).click();
   await expect(page.getByTestId("query-image")).toBeVisible();
-  await expect(page.getByLabel("Caption match")).toHaveCount(0);
+  await expect(page.getByLabel(TEXT_MATCH)).toHaveCount(0);
 });
 
 test("without captions in the index, the caption-match control is hidden and hybrid never sent", async ({ page }) => {
@@ -144,5 +151,5 @@ test("without captions in the index, the caption-match control is hidden and hyb
   const sent = nextTextSearch(page, () => openApp(page, "/?q=red+background&hybrid=0.5"));
   expect((await sent).get("hybrid")).toBeNull();
   await expect(resultCards(page)).toHaveCount(IMAGE_COUNT);
-  await expect(page.getByLabel("Caption match")).toHaveCount(0);
+  await expect(page.getByLabel(TEXT_MATCH)).toHaveCount(0);
 });

@@ -13,7 +13,13 @@
 #              metadata columns for the filters (e2e/filters.spec.ts): `photographer` (3 names, one
 #              with a quote and an accent), `year` (numbers; one row without), `taken` (ISO dates),
 #              `tags` (lists like "sea|beach") and `featured` (yes/no)
-#   data/      the index, built from images.csv by the real pipeline (backend/run_pipeline.py)
+#              Two of the drawings carry a sign in DejaVu Sans Bold (backend/tests/support/
+#              text_images.py), for e2e/ocr.spec.ts: "PHARMACY / OPEN 24 HOURS" on img0002.jpg and
+#              "FRESH / BREAD" on img0009.png (drawn before indexing, so no id or count changes)
+#   queries/   fresh-bread.png: another drawing with a "FRESH BREAD" sign, not indexed, to upload
+#   data/      the index, built from images.csv by the real pipeline (backend/run_pipeline.py) with
+#              --ocr (RapidOCR reads each image: /health reports `ocr_engine`, and `has_text` and
+#              `ocr_text` join the metadata fields)
 # then uvicorn serves backend/search_api.py in the foreground.
 set -euo pipefail
 
@@ -49,7 +55,8 @@ from pathlib import Path
 root, work, count = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 sys.path[:0] = [str(root / "backend"), str(root / "backend" / "tests")]
 
-from support.images import write_images
+from support.images import make_image, write_images
+from support.text_images import TextStyle, draw_text, fonts_available, INSTALL_HINT
 from imagesearch.config import Settings
 from support.weights import save_random_checkpoint
 
@@ -68,6 +75,10 @@ UNCAPTIONED = 5  # one image without a caption: the UI shows none
 PHOTOGRAPHERS = ["Ana Lima", 'Chloé "CJ" Martin', "Ben O'Hara"]
 TAGS = ["sea", "city", "forest", "beach"]
 NO_YEAR = 7  # one image without a year: the facet's "no value" bucket, and sorted last
+# Seeds whose drawing gets a sign (e2e/ocr.spec.ts): none of the duplicated ones, so the copies
+# still match their originals, and none an image search spec uploads (6, 13, 17).
+SIGNS = {2: ["PHARMACY", "OPEN 24 HOURS"], 9: ["FRESH", "BREAD"]}
+SIGN = TextStyle(font="sans-bold", size=30)
 
 
 def caption(seed: int) -> str:
@@ -85,7 +96,16 @@ def metadata(row: int) -> list[str]:
 
 if count < 12:
     sys.exit(f"E2E_IMAGE_COUNT={count}: at least 12 images are needed (seeds 4 and 10 are saved twice)")
+if not fonts_available():
+    sys.exit(INSTALL_HINT)
 drawn = write_images(work / "images", count - len(DUPLICATED))
+for path in drawn:
+    lines = SIGNS.get(int(path.stem[3:]))
+    if lines:
+        draw_text(Image.open(path), lines, SIGN, (12, 40)).save(path)
+queries = work / "queries"
+queries.mkdir()
+draw_text(make_image(101, (360, 260)), ["FRESH", "BREAD"], SIGN, (40, 70)).save(queries / "fresh-bread.png")
 rows = [(path, caption(int(path.stem[3:]))) for path in sorted(drawn)]
 copies = work / "images" / "copies"
 copies.mkdir()
@@ -102,7 +122,7 @@ with (work / "images.csv").open("w", newline="", encoding="utf-8") as handle:
     )
 PY
 
-"$PY" "$ROOT/backend/run_pipeline.py" "$WORK/images.csv" --quiet >>"$LOG" 2>&1
+"$PY" "$ROOT/backend/run_pipeline.py" "$WORK/images.csv" --ocr --quiet >>"$LOG" 2>&1
 echo "start-backend: indexed $IMAGES images in $WORK/data; serving on 127.0.0.1:$PORT" >&2
 
 cd "$ROOT/backend"

@@ -64,10 +64,10 @@ export function useQueryState(api: ApiClient, limits: ApiLimits) {
     return null;
   }, [text, similar, termKey, pending, seed, api, nonce, maxTerms, maxWeight]);
 
-  const { pageSize, minScore, dedupe, hybrid, filter, sort, cutoff } = url.options;
+  const { pageSize, minScore, dedupe, hybrid, filter, sort, cutoff, readText } = url.options;
   const options = useMemo<SearchOptions>(
-    () => ({ pageSize, minScore, dedupe, hybrid, filter, sort, cutoff }),
-    [pageSize, minScore, dedupe, hybrid, filter, sort, cutoff],
+    () => ({ pageSize, minScore, dedupe, hybrid, filter, sort, cutoff, readText }),
+    [pageSize, minScore, dedupe, hybrid, filter, sort, cutoff, readText],
   );
 
   const go = useCallback(
@@ -110,7 +110,7 @@ export function useQueryState(api: ApiClient, limits: ApiLimits) {
     [go],
   );
 
-  /** The same search with other options (page size, minimum match, dedupe, hybrid, filter, sort, cutoff). */
+  /** The same search with other options (page size, minimum match, dedupe, hybrid, filter, sort, cutoff, read text). */
   const setOptions = useCallback(
     (change: Partial<SearchOptions>) => {
       pushUrl({ text, similar, termParams }, { ...options, ...change });

@@ -31,6 +31,8 @@ export interface SearchState {
   facets: Record<string, Facet>;
   /** How many results are relevant, when a cutoff (adaptive or minimum match) bounds them. */
   total: number | null;
+  /** The text the API read in an uploaded query image (`query_text`, with read_text); null: not read. */
+  queryText: string | null;
   loadingMore: boolean;
   error: unknown;
   loadMoreError: unknown;
@@ -44,12 +46,19 @@ const IDLE: SearchState = {
   hasMore: false,
   facets: {},
   total: null,
+  queryText: null,
   loadingMore: false,
   error: null,
   loadMoreError: null,
 };
 
-/** The request for one page of a query; `hybrid` only where the API accepts it (words). */
+/** The weight `read_text` is sent with when the text of an uploaded image is matched. */
+export const READ_TEXT_WEIGHT = 0.5;
+
+/**
+ * The request for one page of a query; `hybrid` only where the API accepts it (words), `readText`
+ * only for an uploaded image.
+ */
 export function pageRequest(query: SearchQuery, options: SearchOptions, offset: number): PageRequest {
   const words = query.kind === "text" || (query.kind === "combined" && hasText(query.terms));
   return {
@@ -61,6 +70,7 @@ export function pageRequest(query: SearchQuery, options: SearchOptions, offset: 
     filter: options.filter,
     sort: options.sort,
     cutoff: options.cutoff,
+    readText: query.kind === "image" && options.readText ? READ_TEXT_WEIGHT : 0,
   };
 }
 
@@ -153,6 +163,7 @@ export function useSearch(api: ApiClient) {
           hasMore: readHasMore(response, page),
           facets: response.facets ?? {},
           total: response.total ?? null,
+          queryText: response.query_text ?? null,
         }));
       } catch (error) {
         if (isAbortError(error) || current.current !== controller) return;

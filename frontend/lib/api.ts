@@ -54,6 +54,8 @@ export interface PageRequest {
   cutoff?: boolean;
   /** Metadata fields to count values of (facets), over all relevant results. */
   facets?: readonly string[];
+  /** Weight of the text read in an uploaded image (`read_text`, image searches only); 0 or absent: not read. */
+  readText?: number;
 }
 
 /** A combined query's term before it is sent: an uploaded File is read as base64 first. */
@@ -109,7 +111,7 @@ export function createApiClient(baseUrl: string): ApiClient {
     searchImage: (image, page, signal) => {
       const form = new FormData();
       form.append("file", image, image.name || "image");
-      const params = pageParams({ ...page, hybrid: undefined });
+      const params = { ...pageParams({ ...page, hybrid: undefined }), read_text: page.readText || undefined };
       return requestJson<SearchResponse>(url("/search-by-image", params), { method: "POST", body: form, signal });
     },
     similar: (id, page, signal) =>

@@ -3,7 +3,10 @@ import { describe, expect, it } from "vitest";
 import {
   composeFilter,
   EMPTY_PANEL,
+  fieldLabel,
+  FREE_TEXT_FIELDS,
   isChosen,
+  MAX_PANEL_FIELDS,
   type MetadataFields,
   type PanelState,
   panelFields,
@@ -14,6 +17,7 @@ import {
   setRange,
   sortChoices,
   toggleValue,
+  valueLabel,
   withoutField,
 } from "@/lib/filters";
 
@@ -181,6 +185,40 @@ describe("fields and sorting", () => {
     expect(readFields({ a: "string", b: "vector", c: "number" })).toEqual({ a: "string", c: "number" });
     expect(readFields(undefined)).toEqual({});
     expect(panelFields(FIELDS, 2)).toEqual(["photographer", "year"]);
+  });
+
+  it("shows has_text first, however late the index lists it", () => {
+    const fields: MetadataFields = {
+      caption: "string",
+      photographer: "string",
+      year: "number",
+      taken: "datetime",
+      tags: "list",
+      featured: "boolean",
+      width: "number",
+      height: "number",
+      file_size: "number",
+      has_text: "boolean",
+      ocr_text: "string",
+    };
+    const shown = panelFields(fields);
+    expect(shown).toHaveLength(MAX_PANEL_FIELDS);
+    expect(shown[0]).toBe("has_text");
+    expect(shown.slice(1)).toEqual(["caption", "photographer", "year", "taken", "tags", "featured", "width"]);
+    expect(panelFields(FIELDS)).toEqual(Object.keys(FIELDS)); // without OCR: the index's order
+  });
+
+  it("names has_text and its values for people, and leaves other fields as they are", () => {
+    expect(fieldLabel("has_text")).toBe("Text in image");
+    expect(valueLabel("has_text", "true", "yes")).toBe("Has text");
+    expect(valueLabel("has_text", "False", "no")).toBe("No text");
+    expect(fieldLabel("featured")).toBe("featured");
+    expect(valueLabel("featured", "true", "yes")).toBe("yes");
+    expect(FREE_TEXT_FIELDS.has("ocr_text") && FREE_TEXT_FIELDS.has("caption")).toBe(true);
+  });
+
+  it("offers no sort by the recognised text", () => {
+    expect(sortChoices({ ocr_text: "string", has_text: "boolean" }).map((choice) => choice.value)).toEqual([""]);
   });
 
   it("offers relevance and both directions of every number, date and string field", () => {

@@ -36,6 +36,21 @@ export const EMPTY_PANEL: PanelState = { values: {}, ranges: {}, extra: [] };
 
 /** How many fields the panel shows (and asks facets for): the first ones of `metadata_fields`. */
 export const MAX_PANEL_FIELDS = 8;
+/**
+ * Fields the panel shows first, wherever the index lists them: `has_text` (an index built with
+ * --ocr) comes after the image and file facts, past the first eight.
+ */
+export const PRIORITY_FIELDS: readonly string[] = ["has_text"];
+/**
+ * Free text, one value per image: no chips until asked for ("Show all"). The recognised text
+ * (`ocr_text`) is not offered as a sort either: most images have none, and it reads as a line on
+ * the cards and in the larger view.
+ */
+export const FREE_TEXT_FIELDS: ReadonlySet<string> = new Set(["caption", "ocr_text"]);
+/** Names and value labels for people, where the field's own name says too little. */
+const FIELD_LABELS: Record<string, { name: string; values?: Record<string, string> }> = {
+  has_text: { name: "Text in image", values: { true: "Has text", false: "No text" } },
+};
 
 const KEYWORDS = new Set(["AND", "OR", "NOT", "TO", "IN", "EXISTS", "IS", "NULL", "EMPTY"]);
 const FIELD_TYPES = new Set<string>(["string", "number", "boolean", "datetime", "list"]);
@@ -52,9 +67,21 @@ export function readFields(reported: Record<string, string> | null | undefined):
   return fields;
 }
 
-/** The fields the panel shows and asks facets for. */
+/** The fields the panel shows and asks facets for: PRIORITY_FIELDS first, then the index's order. */
 export function panelFields(fields: MetadataFields, max = MAX_PANEL_FIELDS): string[] {
-  return Object.keys(fields).slice(0, max);
+  const first = PRIORITY_FIELDS.filter((name) => name in fields);
+  const rest = Object.keys(fields).filter((name) => !first.includes(name));
+  return [...first, ...rest].slice(0, max);
+}
+
+/** A field's name as the panel shows it. */
+export function fieldLabel(field: string): string {
+  return FIELD_LABELS[field]?.name ?? field;
+}
+
+/** A chip's label: the field's own words for a value when it has them, else `fallback`. */
+export function valueLabel(field: string, value: string, fallback: string): string {
+  return FIELD_LABELS[field]?.values?.[value.toLowerCase()] ?? fallback;
 }
 
 /** A string value for the filter: double quotes, with `\` and `"` escaped by a backslash. */
@@ -302,7 +329,7 @@ export function sortChoices(fields: MetadataFields): SortChoice[] {
   const choices: SortChoice[] = [{ value: "", label: "Relevance" }];
   for (const [name, type] of Object.entries(fields)) {
     // The API splits sort keys at "," and ":", so such a name cannot be sorted on.
-    if (type === "list" || type === "boolean" || /[,:]/.test(name)) continue;
+    if (type === "list" || type === "boolean" || name === "ocr_text" || /[,:]/.test(name)) continue;
     const [up, down] = type === "string" ? ["A → Z", "Z → A"] : type === "datetime" ? ["oldest first", "newest first"] : ["low → high", "high → low"];
     choices.push({ value: `${name}:asc`, label: `${name}, ${up}` }, { value: `${name}:desc`, label: `${name}, ${down}` });
   }

@@ -42,4 +42,17 @@ describe("keyMetadata and allMetadata", () => {
       "extra",
     ]);
   });
+
+  it("leaves the text read in the image to its own line, and keeps has_text", () => {
+    const read = { ocr_text: "FRESH\nBREAD", has_text: true, photographer: "Ana" };
+    const names = ["photographer", "has_text", "ocr_text"];
+    expect(keyMetadata(read, ["ocr_text", ...names])).toEqual([
+      ["photographer", "Ana"],
+      ["has_text", "yes"],
+    ]);
+    expect(allMetadata(read, names)).toEqual([
+      ["photographer", "Ana"],
+      ["has_text", "yes"],
+    ]);
+  });
 });

@@ -43,18 +43,22 @@ export function keyMetadata(
   fields: readonly string[],
   max = 4,
 ): [string, string][] {
-  // The caption has its own line; file facts (size, dates) say little about the picture.
-  const skipped = new Set(["caption", "file_size", "file_modified"]);
+  // The caption and the text read in the image have their own lines; file facts (size, dates)
+  // say little about the picture.
+  const skipped = new Set(["caption", "ocr_text", "file_size", "file_modified"]);
   return fields
     .filter((field) => !skipped.has(field) && metadata?.[field] !== undefined && metadata[field] !== null)
     .slice(0, max)
     .map((field) => [field, formatMetadataValue(metadata![field])]);
 }
 
-/** Every metadata field of a result for the larger view: the index's order first, then the rest. */
+/**
+ * Every metadata field of a result for the larger view: the index's order first, then the rest;
+ * not `ocr_text`, which the larger view shows in full on its own.
+ */
 export function allMetadata(metadata: Record<string, unknown> | undefined, fields: readonly string[]): [string, string][] {
   const names = [...fields, ...Object.keys(metadata ?? {}).filter((name) => !fields.includes(name))];
   return names
-    .filter((name) => metadata?.[name] !== undefined && metadata[name] !== null)
+    .filter((name) => name !== "ocr_text" && metadata?.[name] !== undefined && metadata[name] !== null)
     .map((name) => [name, formatMetadataValue(metadata![name])]);
 }

@@ -78,4 +78,9 @@ export interface SearchOptions {
   sort: string;
   /** The adaptive cutoff (`cutoff=auto`): only the results before the score curve's largest drop. */
   cutoff: boolean;
+  /**
+   * Match the text read in an uploaded query image against the captions and the text read in the
+   * indexed images (`read_text`); only where /health reports an OCR engine.
+   */
+  readText: boolean;
 }

@@ -16,6 +16,7 @@ const DEFAULTS: SearchOptions = {
   filter: "",
   sort: "",
   cutoff: false,
+  readText: false,
 };
 
 /** A stand-in for the browser's location and history: pushUrl's only contact with the page. */
@@ -36,7 +37,7 @@ describe("readUrlState", () => {
   it("reads every parameter", () => {
     const state = read(
       "q=+a+dog+&similar=17&term=2:t:dog&term=-1:i:5&k=48&min=0.25&dedupe=1&hybrid=0.5" +
-        "&filter=year+%3E%3D+2020&sort=year:desc&cutoff=auto",
+        "&filter=year+%3E%3D+2020&sort=year:desc&cutoff=auto&read=1",
     );
     expect(state).toEqual({
       text: "a dog",
@@ -50,6 +51,7 @@ describe("readUrlState", () => {
         filter: "year >= 2020",
         sort: "year:desc",
         cutoff: true,
+        readText: true,
       },
     });
   });
@@ -146,6 +148,7 @@ describe("pushUrl", () => {
       filter: 'photographer IN ["Chloé \\"CJ\\" Martin", "a&b=c?d#e+f"] AND `camera model` = x',
       sort: "taken:desc",
       cutoff: true,
+      readText: true,
     };
     expect(roundTrip({ text: "a red car" }, options)).toEqual({
       text: "a red car",
@@ -170,6 +173,14 @@ describe("pushUrl", () => {
     const { location } = fakeWindow();
     pushUrl({ text: "dog" }, { ...DEFAULTS, filter: "year >= 2020", sort: "year:desc", cutoff: true });
     expect(location.search).toBe("?q=dog&filter=year+%3E%3D+2020&sort=year%3Adesc&cutoff=auto");
+  });
+
+  it("reads only read=1 as matching the text of an uploaded image, and writes it so", () => {
+    expect(read("read=0").options.readText).toBe(false);
+    expect(read("read=yes").options.readText).toBe(false);
+    const { location } = fakeWindow();
+    pushUrl({}, { ...DEFAULTS, readText: true });
+    expect(location.search).toBe("?read=1");
   });
 
   it("keeps a minimum match of 0 (it is not 'off')", () => {

@@ -11,6 +11,7 @@
  *   filter=year>=2020  a metadata filter expression (docs/filters.md, lib/filters.ts)
  *   sort=year:desc     order the relevant results by a metadata field
  *   cutoff=auto        the adaptive cutoff
+ *   read=1             match the text read in an uploaded image (read_text)
  */
 
 import { DEFAULT_PAGE_SIZE, parsePageSize } from "@/lib/config";
@@ -43,6 +44,7 @@ export function readUrlState(
       filter: params.get("filter")?.trim() ?? "",
       sort: params.get("sort")?.trim() ?? "",
       cutoff: params.get("cutoff") === "auto",
+      readText: params.get("read") === "1",
     },
   };
 }
@@ -69,6 +71,7 @@ export function pushUrl(query: UrlQuery, options: SearchOptions): boolean {
   if (options.filter.trim()) next.set("filter", options.filter.trim());
   if (options.sort.trim()) next.set("sort", options.sort.trim());
   if (options.cutoff) next.set("cutoff", "auto");
+  if (options.readText) next.set("read", "1");
   const search = next.toString();
   const target = `${window.location.pathname}${search ? `?${search}` : ""}`;
   if (target === `${window.location.pathname}${window.location.search}`) return false;
