@@ -158,7 +158,7 @@ class RapidOcrEngine:
             results, _ = ocr.text_rec([crops[index] for index in batch])
             for index, (text, score, *_) in zip(batch, results, strict=True):
                 texts[index] = (text, float(score))
-        return [text for text, score in texts if score >= self._min_confidence], False
+        return [text for text, score in texts if score >= self._min_confidence and _legible(text)], False
 
 
 class TesseractEngine:
@@ -189,10 +189,16 @@ class TesseractEngine:
             return result_of([], started)
         lines: dict[tuple[int, int, int], list[str]] = {}
         for position, word in enumerate(data["text"]):
-            if word.strip() and float(data["conf"][position]) >= 100 * self._min_confidence:
+            if _legible(word) and float(data["conf"][position]) >= 100 * self._min_confidence:
                 key = (data["block_num"][position], data["par_num"][position], data["line_num"][position])
                 lines.setdefault(key, []).append(word.strip())
         return result_of([" ".join(words) for words in lines.values()], started)
+
+
+def _legible(text: str) -> bool:
+    """A line worth keeping has a letter or a digit: the detector also "reads" lone marks (?, ■)
+    on drawings without text, which would make them has_text."""
+    return any(character.isalnum() for character in text)
 
 
 def load_ocr(
