@@ -35,13 +35,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "backend"))
 sys.path.insert(0, str(ROOT / "backend" / "tests"))
 
-from imagesearch.config import Settings
-from imagesearch.encoders.factory import load_encoder
-from imagesearch.index.store import load_bundle
-from imagesearch.ingest.pipeline import PipelineOptions, PipelineReport, run_pipeline
-from imagesearch.search.ranking import RankOptions
-from imagesearch.search.service import Searcher
-from support.text_images import TextStyle, draw_text
+from support.text_images import TextStyle, draw_text  # noqa: E402
+
+from imagesearch.config import Settings  # noqa: E402
+from imagesearch.encoders.factory import load_encoder  # noqa: E402
+from imagesearch.index.store import load_bundle  # noqa: E402
+from imagesearch.ingest.pipeline import PipelineOptions, PipelineReport, run_pipeline  # noqa: E402
+from imagesearch.search.ranking import RankOptions  # noqa: E402
+from imagesearch.search.service import Searcher  # noqa: E402
 
 logger = logging.getLogger("bench_ocr_search")
 GALLERY = ROOT / "backend" / "data" / "demo-gallery" / "photos_url.csv"
@@ -101,9 +102,7 @@ STYLES = [
     TextStyle("mono-bold", 36, angle=12),
     TextStyle("sans", 38, ink=(90, 90, 90), plate=(150, 150, 150)),  # low contrast
     TextStyle("serif-bold", 48, angle=-15),
-    TextStyle(
-        "sans-bold", 30, plate=None, ink=(255, 255, 255)
-    ),  # straight on the photo
+    TextStyle("sans-bold", 30, plate=None, ink=(255, 255, 255)),  # straight on the photo
 ]
 WEIGHT = 0.5
 
@@ -139,16 +138,12 @@ def build_set(work: Path, count: int, signed: int) -> tuple[Path, dict[int, str]
         size = max(18, min(style.size, picture.width // 12))
         styled = TextStyle(style.font, size, style.angle, style.ink, style.plate)
         target = work / "signed" / f"{row:04d}.jpg"
-        draw_text(picture, [line for line in lines if line], styled, at).save(
-            target, quality=90
-        )
+        draw_text(picture, [line for line in lines if line], styled, at).save(target, quality=90)
         rows[row] = {**rows[row], "url": str(target)}
         phrases[row] = phrase
     source = work / "photos.csv"
     with source.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(
-            handle, fieldnames=["url", "caption", "label"], extrasaction="ignore"
-        )
+        writer = csv.DictWriter(handle, fieldnames=["url", "caption", "label"], extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     return source, phrases
@@ -156,9 +151,7 @@ def build_set(work: Path, count: int, signed: int) -> tuple[Path, dict[int, str]
 
 def build(source: Path, data_dir: Path, ocr: bool) -> tuple[Settings, PipelineReport]:
     settings = Settings(data_dir=data_dir, ocr=ocr)
-    options = PipelineOptions(
-        source=source, progress=False, incremental=False, resume=False
-    )
+    options = PipelineOptions(source=source, progress=False, incremental=False, resume=False)
     return settings, run_pipeline(settings, options, load_encoder(settings))
 
 
@@ -170,15 +163,11 @@ def recall(searcher: Searcher, queries: list[Query], hybrid: float, k: int) -> f
     return hits / len(queries)
 
 
-def mrr(
-    searcher: Searcher, queries: list[Query], hybrid: float, depth: int = 200
-) -> float:
+def mrr(searcher: Searcher, queries: list[Query], hybrid: float, depth: int = 200) -> float:
     total = 0.0
     for query in queries:
         page = searcher.text_page(query.text, RankOptions(depth), hybrid)
-        rank = next(
-            (n for n, hit in enumerate(page.hits, 1) if hit.id in query.relevant), None
-        )
+        rank = next((n for n, hit in enumerate(page.hits, 1) if hit.id in query.relevant), None)
         total += 1 / rank if rank else 0.0
     return total / len(queries)
 
@@ -197,9 +186,7 @@ def label_queries(searcher: Searcher) -> list[Query]:
 
 
 def main() -> int:
-    logging.basicConfig(
-        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -211,9 +198,7 @@ def main() -> int:
     built = {}
     for ocr in (False, True):
         started = time.perf_counter()
-        settings, report = build(
-            source, args.work / ("data-ocr" if ocr else "data-plain"), ocr
-        )
+        settings, report = build(source, args.work / ("data-ocr" if ocr else "data-plain"), ocr)
         built[ocr] = (settings, report, time.perf_counter() - started)
         print(f"build {'with' if ocr else 'without'} OCR: {report.summary()}")
     plain_settings, with_settings = built[False][0], built[True][0]
@@ -223,8 +208,7 @@ def main() -> int:
     urls = with_ocr.bundle.urls
     row_of = {url: i for i, url in enumerate(urls)}
     signed_ids = {
-        row_of[str(args.work / "signed" / f"{row:04d}.jpg")]: phrase
-        for row, phrase in phrases.items()
+        row_of[str(args.work / "signed" / f"{row:04d}.jpg")]: phrase for row, phrase in phrases.items()
     }
     words = [Query(phrase.lower(), frozenset({i})) for i, phrase in signed_ids.items()]
     words += [
@@ -232,18 +216,15 @@ def main() -> int:
         for i, phrase in signed_ids.items()
         if len(phrase.split()) > 2
     ]
-    print(
-        f"\nword queries ({len(words)}; {len(signed_ids)} signed images among {len(urls)})"
-    )
+    print(f"\nword queries ({len(words)}; {len(signed_ids)} signed images among {len(urls)})")
     print(f"{'ranking':<40} {'R@1':>6} {'R@5':>6}")
     for name, searcher, hybrid in (
         ("CLIP only (hybrid 0)", with_ocr, 0.0),
         (f"captions channel (hybrid {WEIGHT}, no OCR)", plain, WEIGHT),
         (f"captions + OCR text (hybrid {WEIGHT})", with_ocr, WEIGHT),
     ):
-        print(
-            f"{name:<40} {recall(searcher, words, hybrid, 1):>6.3f} {recall(searcher, words, hybrid, 5):>6.3f}"
-        )
+        at_1, at_5 = recall(searcher, words, hybrid, 1), recall(searcher, words, hybrid, 5)
+        print(f"{name:<40} {at_1:>6.3f} {at_5:>6.3f}")
     labels = label_queries(with_ocr)
     print(f"\nqueries that name no text ({len(labels)} label queries)")
     print(f"{'ranking':<40} {'MRR':>6} {'R@5':>6}")
@@ -252,12 +233,8 @@ def main() -> int:
         (f"captions channel (hybrid {WEIGHT}, no OCR)", plain, WEIGHT),
         (f"captions + OCR text (hybrid {WEIGHT})", with_ocr, WEIGHT),
     ):
-        print(
-            f"{name:<40} {mrr(searcher, labels, hybrid):>6.3f} {recall(searcher, labels, hybrid, 5):>6.3f}"
-        )
-    read = sum(
-        bool(with_ocr.bundle.table.row(i).get("has_text")) for i in range(len(urls))
-    )
+        print(f"{name:<40} {mrr(searcher, labels, hybrid):>6.3f} {recall(searcher, labels, hybrid, 5):>6.3f}")
+    read = sum(bool(with_ocr.bundle.table.row(i).get("has_text")) for i in range(len(urls)))
     print(f"\nimages with text read: {read} of {len(urls)} ({len(signed_ids)} signed)")
     for ocr, (_, report, seconds) in built.items():
         print(
