@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 from imagesearch.config import Settings
-from imagesearch.encoders.ocr import OcrEngine, load_ocr
+from imagesearch.encoders.ocr import OcrEngine, load_ocr_for
 from imagesearch.errors import EncoderUnavailableError, InvalidQueryError
 from imagesearch.images import decode_image
 
@@ -30,15 +30,8 @@ class UploadTextReader:
     def _load(self) -> OcrEngine:
         with self._lock:
             if self._engine is None:
-                settings = self._settings
                 try:
-                    self._engine = load_ocr(
-                        settings.ocr_engine,
-                        settings.ocr_threads,
-                        settings.ocr_timeout_s,
-                        settings.ocr_min_confidence,
-                        settings.ocr_max_side,
-                    )
+                    self._engine = load_ocr_for(self._settings)
                 except EncoderUnavailableError as exc:
                     raise InvalidQueryError(f"this API cannot read text in images: {exc}") from exc
             return self._engine

@@ -45,6 +45,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
+from imagesearch.config import Settings
 from imagesearch.errors import EncoderUnavailableError
 from imagesearch.images import to_rgb
 
@@ -234,3 +235,14 @@ def load_ocr(
             "no OCR engine can load: pip install rapidocr-onnxruntime==1.4.4 (recommended), or "
             "apt-get install tesseract-ocr tesseract-ocr-eng and pip install pytesseract==0.3.13"
         ) from exc
+
+
+def load_ocr_for(settings: Settings) -> OcrEngine:
+    """``load_ocr`` with the ``IMAGESEARCH_OCR_*`` settings (the pipeline and the API read alike)."""
+    return load_ocr(
+        settings.ocr_engine,
+        settings.ocr_threads,
+        settings.ocr_timeout_s,
+        settings.ocr_min_confidence,
+        settings.ocr_max_side,
+    )

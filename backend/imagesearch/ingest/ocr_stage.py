@@ -16,7 +16,7 @@ from typing import Any
 from PIL import Image
 
 from imagesearch.config import Settings
-from imagesearch.encoders.ocr import OcrEngine, load_ocr
+from imagesearch.encoders.ocr import OcrEngine, load_ocr_for
 
 
 @dataclass
@@ -37,14 +37,7 @@ class OcrStage:
 
     @classmethod
     def load(cls, settings: Settings) -> OcrStage:
-        engine = load_ocr(
-            settings.ocr_engine,
-            settings.ocr_threads,
-            settings.ocr_timeout_s,
-            settings.ocr_min_confidence,
-            settings.ocr_max_side,
-        )
-        return cls(engine, settings.ocr_workers)
+        return cls(load_ocr_for(settings), settings.ocr_workers)
 
     def read(self, image: Image.Image) -> dict[str, Any]:
         result = self._pool.submit(self.engine.read, image).result()
