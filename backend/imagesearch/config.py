@@ -7,10 +7,11 @@ paths, model and limits.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BACKEND_DIR = Path(__file__).resolve().parent.parent
@@ -21,6 +22,9 @@ URLS_RELPATH = Path("embeddings") / "image_urls.pkl"
 MANIFEST_RELPATH = Path("manifest.json")
 FAILURES_RELPATH = Path("pipeline_failures.csv")
 WORK_RELPATH = Path(".pipeline-work")
+
+MIN_API_KEY_CHARS = 16
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")  # visible ASCII: sent as an HTTP header value unchanged
 
 
 class Settings(BaseSettings):
@@ -122,6 +126,28 @@ class Settings(BaseSettings):
     mmap_min_bytes: int = Field(default=256 * 1024 * 1024, ge=0, description="memory-map indexes this big")
     admin_token: str | None = Field(default=None, description="enables POST /admin/reload (Bearer token)")
 
+    # Access control for public deployments (imagesearch/api/access.py, docs/deployment.md).
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="require this key as the X-API-Key header on every route but /health/live (at least "
+        f"{MIN_API_KEY_CHARS} visible ASCII characters); empty or unset: no key",
+    )
+    public_docs: bool = Field(
+        default=True,
+        description="with an api_key: /docs, /redoc and /openapi.json stay readable without it (they "
+        "describe the API and hold no data; Swagger UI's Authorize then sends the key); false: they need it",
+    )
+    rate_limit: str = Field(
+        default="",
+        description="per-client request limit in the limits library's notation, e.g. '120/minute' or "
+        "'10/second;500/hour' (client: remote address; counted per process); empty: none",
+    )
+    source_paths: Literal["relative", "absolute"] = Field(
+        default="relative",
+        description="local-file `source` values in results: relative to the indexed folder (never the "
+        "server's absolute path), or absolute as stored",
+    )
+
     # Search features (issue 8): pagination, dedupe, combined and batch queries.
     max_offset: int = Field(default=1000, ge=0, description="deepest offset a search page may start at")
     dedupe_threshold: float = Field(
@@ -174,6 +200,34 @@ class Settings(BaseSettings):
         le=10_000,
         description="longer side an image is downscaled to before OCR (bounds time)",
     )
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _check_api_key(cls, value: object) -> object:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None  # an empty variable (IMAGESEARCH_API_KEY=) means no key
+        if not isinstance(raw, str) or len(raw) < MIN_API_KEY_CHARS or not _HEADER_SAFE.fullmatch(raw):
+            raise ValueError(
+                f"IMAGESEARCH_API_KEY must be at least {MIN_API_KEY_CHARS} visible ASCII characters (no "
+                "spaces), e.g. the output of: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return raw
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        if value.strip():
+            from limits import parse_many  # only when a limit is set
+
+            try:
+                parse_many(value)
+            except ValueError as exc:
+                raise ValueError(
+                    f"IMAGESEARCH_RATE_LIMIT={value!r} is not a rate limit like '120/minute' or "
+                    f"'10/second;500/hour': {exc}"
+                ) from None
+        return value.strip()
 
     @field_validator("cors_origins", mode="before")
     @classmethod

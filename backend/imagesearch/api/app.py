@@ -12,6 +12,7 @@ from PIL import Image
 from starlette.formparsers import MultiPartParser
 
 from imagesearch import __version__
+from imagesearch.api.access import API_KEY_HEADER, install_access
 from imagesearch.api.deps import SearchGate
 from imagesearch.api.docs import install_docs
 from imagesearch.api.http_errors import install_error_handlers
@@ -85,11 +86,17 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
     # into memory anyway, and Starlette's default spills anything over 1 MB to a temporary file
     # first (4-8 ms for a 1-2 MB photo here). BodySizeLimit bounds what one request can hold.
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, settings.max_upload_bytes)
+    # Inside CORS: preflights are answered before any key is asked for, and a 401/429 carries
+    # the CORS headers the UI needs to read it; outside BodySizeLimit: a refused body is not read.
+    install_access(app, settings)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST"],
-        allow_headers=["*"],
+        # Only what the UI sends beyond the CORS-safelisted headers (Starlette always allows those).
+        allow_headers=[API_KEY_HEADER],
+        # The UI waits as long as a 429 (or a 503) says before it retries.
+        expose_headers=["Retry-After"],
     )
     # Outermost: counts every answer, the 413s and CORS preflights included.
     app.add_middleware(RequestMetrics)

@@ -5,13 +5,16 @@ The ranking parameters are in ``ranking_params.py``.
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
+from imagesearch.api.access import image_url
 from imagesearch.api.schemas import ErrorResponse, FacetModel, SearchResponse, SearchResult
 from imagesearch.errors import ImageTooLargeError, InvalidImageError
+from imagesearch.index.source_paths import relative_source
 from imagesearch.search.ranking import RankOptions
 from imagesearch.search.service import Page, Searcher
 
@@ -65,7 +68,17 @@ class SearchGate:
             return await run_in_threadpool(function, *args)
 
 
+def source_display(request: Request) -> Callable[[str], str]:
+    """How result sources are shown (IMAGESEARCH_SOURCE_PATHS): relative to the indexed folder,
+    never the server's absolute path (index/source_paths.py), or as stored."""
+    searcher = get_searcher(request)
+    if searcher.settings.source_paths == "absolute":
+        return str
+    return partial(relative_source, root=searcher.source_root)
+
+
 def page_response(request: Request, query: str, options: RankOptions, page: Page) -> SearchResponse:
+    shown = source_display(request)
     return SearchResponse(
         query=query,
         top_k=options.top_k,
@@ -84,9 +97,9 @@ def page_response(request: Request, query: str, options: RankOptions, page: Page
         results=[
             SearchResult(
                 id=hit.id,
-                image_url=hit.source if hit.is_remote else str(request.url_for("get_image", image_id=hit.id)),
+                image_url=hit.source if hit.is_remote else image_url(request, hit.id),
                 score=hit.score,
-                source=hit.source,
+                source=shown(hit.source),
                 caption=hit.caption,
                 duplicates=list(hit.duplicates),
                 metadata=hit.metadata,

@@ -32,6 +32,11 @@ class Manifest(BaseModel):
     index_type: str
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     source: str = ""
+    source_root: str = Field(
+        default="",
+        description="folder the API shows local sources relative to (index/source_paths.py); empty: "
+        "recorded before it was, or no local sources",
+    )
     failed: int = 0
     checksums: dict[str, str] = Field(default_factory=dict, description="relative path -> sha256")
     # Which kind of encoder built it (defaults keep manifests written before these fields loading).

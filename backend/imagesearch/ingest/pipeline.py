@@ -30,7 +30,7 @@ from imagesearch.ingest.outputs import (
     write_failures,
     write_problems,
 )
-from imagesearch.ingest.sources import SourceRecords, read_records
+from imagesearch.ingest.sources import SourceRecords, read_records, source_root
 from imagesearch.ingest.types import Embedded, PipelineOptions, PipelineReport, StageTimes
 
 logger = logging.getLogger(__name__)
@@ -138,6 +138,7 @@ def _save(
             count=len(urls),
             index_type="",
             source=str(options.source),
+            source_root=source_root(options.source, urls),
             failed=len(failures),
             index_factory=tuning.factory,
             search_params=tuning.search_params,

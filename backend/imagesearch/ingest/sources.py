@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import pandas as pd
 
 from imagesearch.errors import SourceError
 from imagesearch.index.metadata import MetadataTable
+from imagesearch.index.source_paths import common_folder, local_file
 from imagesearch.ingest.metadata import MetadataOptions, MetadataProblem, table_metadata
 from imagesearch.ingest.tables import CAPTION_COLUMN_CANDIDATES, is_candidate, read_table, require_column
 
@@ -182,6 +183,27 @@ def read_list(path: Path) -> list[str]:
         for line in lines
         if line.strip() and not line.lstrip().startswith("#")
     ]
+
+
+def source_root(source: Path, urls: Sequence[str]) -> str:
+    """The folder the API shows the local sources of ``source`` relative to ("" without any).
+
+    A folder source: the folder. A CSV or list file: its own folder when every local path lies
+    under it (the usual layout, a CSV beside its images: paths then read as the CSV wrote
+    them, e.g. "images/cat.jpg"), else the deepest folder that holds them all (a CSV naming
+    absolute paths elsewhere); "" when they share nothing but the filesystem root (each is
+    then shown by its file name, index/source_paths.py).
+    """
+    if source.is_dir():
+        return str(source.resolve())
+    base = PurePath(source.resolve().parent)
+    files = [path for path in map(local_file, urls) if path is not None]
+    if not files:
+        return ""
+    if all(path.is_relative_to(base) for path in files):
+        return str(base)
+    common = common_folder(urls)
+    return "" if common is None else str(common)
 
 
 def resolve_reference(value: str, base: Path) -> str:

@@ -18,6 +18,7 @@ from imagesearch.config import Settings
 from imagesearch.encoders.protocol import Encoder
 from imagesearch.errors import InvalidQueryError
 from imagesearch.index.metadata import JsonValue
+from imagesearch.index.source_paths import display_root
 from imagesearch.index.store import IndexBundle, load_bundle
 from imagesearch.index.stored_vectors import StoredVectors
 from imagesearch.search.caches import LruCache
@@ -89,6 +90,7 @@ class Searcher:
         # Whole pages of text searches: a repeated search skips the encoder and FAISS.
         self.page_cache: LruCache[tuple[str, RankOptions, float], Page] = LruCache(settings.result_cache_size)
         self.reader = reader  # reads the text in an uploaded image (read_text); None: not offered
+        self.source_root = display_root(bundle.urls, bundle.manifest.source_root)  # what clients see
         texts = lexical_texts(bundle.captions, bundle.table)
         self.captions = CaptionSearch(texts, self.stored.get, settings.dedupe_threshold)
         self.filters = FilterEngine(bundle.table)

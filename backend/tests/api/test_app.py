@@ -84,7 +84,8 @@ def test_image_search_finds_the_image_itself_and_serves_it(api: Server, built_in
     response = upload(api, source.read_bytes(), top_k=3)
     assert response.status_code == 200, response.text
     best = response.json()["results"][0]
-    assert best["id"] == 5 and best["source"] == str(source)
+    # Shown relative to the indexed folder (IMAGESEARCH_SOURCE_PATHS=relative, the default).
+    assert best["id"] == 5 and best["source"] == source.relative_to(built_index.source.resolve()).as_posix()
     assert best["score"] == pytest.approx(1.0, abs=1e-3)
     # The result URL is loadable and returns exactly the indexed file.
     assert best["image_url"] == f"{api.url}/images/5"

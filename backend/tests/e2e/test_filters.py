@@ -115,7 +115,10 @@ def test_every_result_carries_its_own_metadata(api: Server, collection: Collecti
     assert len(results) == COUNT
     for result in results:
         row, metadata = collection.rows[result["id"]], result["metadata"]
-        assert result["source"] == row["url"]
+        # The CSV lies beside its images/ folder: sources are shown relative to the CSV's folder.
+        assert (
+            result["source"] == Path(row["url"]).relative_to(collection.settings.data_dir.parent).as_posix()
+        )
         assert metadata["photographer"] == row["photographer"] and metadata["year"] == int(row["year"])
         assert metadata.get("tags") == (row["tags"].split("|") if row["tags"] else None)  # empty: missing
         assert metadata["featured"] == (row["featured"] == "yes")

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from imagesearch.errors import SourceError
-from imagesearch.ingest.sources import read_sources
+from imagesearch.ingest.sources import read_sources, source_root
 
 
 def test_csv_url_column_is_detected_by_name(tmp_path: Path) -> None:
@@ -68,3 +68,28 @@ def test_list_file_skips_comments_and_blanks(tmp_path: Path) -> None:
 def test_missing_source(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="not found"):
         read_sources(tmp_path / "nope.csv")
+
+
+def test_source_root_of_a_folder_is_the_folder(tmp_path: Path) -> None:
+    (tmp_path / "2024").mkdir()
+    urls = [str(tmp_path / "2024" / "a.jpg")]
+    assert source_root(tmp_path, urls) == str(tmp_path.resolve())  # even when all files are deeper
+
+
+def test_source_root_of_a_csv_beside_its_images_is_its_folder(tmp_path: Path) -> None:
+    csv = tmp_path / "photos.csv"
+    csv.write_text("path\nimages/a.jpg\nimages/deeper/b.jpg\nhttps://example.org/c.jpg\n")
+    assert source_root(csv, read_sources(csv)) == str(tmp_path.resolve())
+
+
+def test_source_root_of_a_csv_naming_files_elsewhere_is_their_common_folder(tmp_path: Path) -> None:
+    csv = tmp_path / "lists" / "photos.csv"
+    csv.parent.mkdir()
+    elsewhere = tmp_path / "archive"
+    csv.write_text(f"path\n{elsewhere / '2023' / 'a.jpg'}\n{elsewhere / '2024' / 'b.jpg'}\n")
+    assert source_root(csv, read_sources(csv)) == str(elsewhere)
+    # Files with nothing in common but the root: no folder (the API shows their names).
+    csv.write_text("path\n/var/a.jpg\n/home/b.jpg\n")
+    assert source_root(csv, read_sources(csv)) == ""
+    csv.write_text("url\nhttps://example.org/a.jpg\n")
+    assert source_root(csv, read_sources(csv)) == ""

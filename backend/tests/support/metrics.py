@@ -9,7 +9,7 @@ from support.servers import Server
 
 
 def scrape(api: Server) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    response = httpx.get(f"{api.url}/metrics")
+    response = httpx.get(f"{api.url}/metrics", headers=api.headers)
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
     samples = {}
     for family in text_string_to_metric_families(response.text):

@@ -29,6 +29,12 @@ class Server:
     url: str
     process: subprocess.Popen[bytes]
     log: Path
+    api_key: str | None = None  # the IMAGESEARCH_API_KEY it was started with
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What a client must send: the key, where one is required."""
+        return {"X-API-Key": self.api_key} if self.api_key else {}
 
 
 def start_api(settings: Settings, log: Path, extra_env: dict[str, str] | None = None) -> Server:
@@ -43,7 +49,7 @@ def start_api(settings: Settings, log: Path, extra_env: dict[str, str] | None = 
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    return Server(url=f"http://127.0.0.1:{port}", process=process, log=log)
+    return Server(f"http://127.0.0.1:{port}", process, log, env.get("IMAGESEARCH_API_KEY") or None)
 
 
 def wait_ready(server: Server, timeout_s: float = 90.0) -> None:
@@ -52,7 +58,7 @@ def wait_ready(server: Server, timeout_s: float = 90.0) -> None:
         if server.process.poll() is not None:
             raise RuntimeError(f"API exited early:\n{server.log.read_text()}")
         try:
-            if httpx.get(f"{server.url}/health", timeout=2).status_code == 200:
+            if httpx.get(f"{server.url}/health", headers=server.headers, timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             pass
