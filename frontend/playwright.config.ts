@@ -8,7 +8,20 @@ import { existsSync } from "node:fs";
 
 import { defineConfig } from "@playwright/test";
 
-import { API_PORT, API_URL, DEAD_API_URL, DOWN_WEB_PORT, DOWN_WEB_URL, WEB_PORT, WEB_URL } from "./e2e/env";
+import {
+  API_KEY,
+  API_PORT,
+  API_URL,
+  DEAD_API_URL,
+  DOWN_WEB_PORT,
+  DOWN_WEB_URL,
+  KEY_API_PORT,
+  KEY_API_URL,
+  KEY_WEB_PORT,
+  KEY_WEB_URL,
+  WEB_PORT,
+  WEB_URL,
+} from "./e2e/env";
 
 if (!existsSync(".next/BUILD_ID")) {
   throw new Error("No production build in .next/: run `npm run build` (or `make web-e2e`) first.");
@@ -71,6 +84,32 @@ export default defineConfig({
       command: nextStart(DOWN_WEB_PORT),
       url: DOWN_WEB_URL,
       env: { NEXT_PUBLIC_API_BASE_URL: DEAD_API_URL, NEXT_TELEMETRY_DISABLED: "1" },
+      timeout: 60_000,
+      reuseExistingServer: reuse,
+      gracefulShutdown: { signal: "SIGTERM", timeout: 5_000 },
+    },
+    {
+      // The index the first server built, served by an API that requires a key (servers start
+      // in this order, each once the one before is ready; a 401 counts as ready).
+      command: "bash e2e/start-backend.sh",
+      url: `${KEY_API_URL}/health`,
+      env: {
+        E2E_SERVE_ONLY: "1",
+        E2E_API_PORT: String(KEY_API_PORT),
+        E2E_WEB_ORIGINS: KEY_WEB_URL,
+        IMAGESEARCH_API_KEY: API_KEY,
+      },
+      timeout: 120_000,
+      reuseExistingServer: reuse,
+      stdout: "ignore",
+      stderr: "pipe",
+      gracefulShutdown: { signal: "SIGTERM", timeout: 5_000 },
+    },
+    {
+      // The same build given that key: the browser sends it, image URLs are signed.
+      command: nextStart(KEY_WEB_PORT),
+      url: KEY_WEB_URL,
+      env: { NEXT_PUBLIC_API_BASE_URL: KEY_API_URL, NEXT_PUBLIC_API_KEY: API_KEY, NEXT_TELEMETRY_DISABLED: "1" },
       timeout: 60_000,
       reuseExistingServer: reuse,
       gracefulShutdown: { signal: "SIGTERM", timeout: 5_000 },

@@ -37,8 +37,8 @@ function fileImage(file: File): QueryImage {
   return { source: "file", file, previewUrl: URL.createObjectURL(file), label: file.name || "Pasted image" };
 }
 
-export function SearchApp({ apiBaseUrl }: { apiBaseUrl: string }) {
-  const api = useMemo(() => createApiClient(apiBaseUrl), [apiBaseUrl]);
+export function SearchApp({ apiBaseUrl, apiKey }: { apiBaseUrl: string; apiKey?: string }) {
+  const api = useMemo(() => createApiClient(apiBaseUrl, apiKey), [apiBaseUrl, apiKey]);
   const health = useHealth(api);
   const { limits } = health;
   const nav = useQueryState(api, limits);

@@ -20,7 +20,8 @@
 #   data/      the index, built from images.csv by the real pipeline (backend/run_pipeline.py) with
 #              --ocr (RapidOCR reads each image: /health reports `ocr_engine`, and `has_text` and
 #              `ocr_text` join the metadata fields)
-# then uvicorn serves backend/search_api.py in the foreground.
+# then uvicorn serves backend/search_api.py in the foreground. With E2E_SERVE_ONLY=1 it only serves
+# the index an earlier start built (the API that requires a key, playwright.config.ts).
 set -euo pipefail
 
 FRONTEND="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,11 +36,6 @@ if [[ ! -x "$PY" ]]; then
   exit 1
 fi
 
-rm -rf "$WORK"
-mkdir -p "$WORK"
-LOG="$WORK/setup.log"
-trap 'status=$?; if (( status != 0 )); then cat "$LOG" >&2; fi' EXIT
-
 export IMAGESEARCH_MODEL=test-tiny-clip
 export IMAGESEARCH_MODEL_CONFIG_FILE="$ROOT/backend/tests/data/test-tiny-clip.json"
 export IMAGESEARCH_PRETRAINED="$WORK/tiny.pt"
@@ -47,6 +43,21 @@ export IMAGESEARCH_DATA_DIR="$WORK/data"
 export IMAGESEARCH_DEVICE=cpu
 # The UI's origins (set by playwright.config.ts); the API only answers browsers from these.
 export IMAGESEARCH_CORS_ORIGINS="${E2E_WEB_ORIGINS:-http://127.0.0.1:3100}"
+
+if [[ "${E2E_SERVE_ONLY:-}" == 1 ]]; then
+  # Another API (its own IMAGESEARCH_* settings added, e.g. a key) over the index a first start built.
+  if [[ ! -f "$IMAGESEARCH_DATA_DIR/manifest.json" ]]; then
+    echo "start-backend: E2E_SERVE_ONLY=1 but no index in $IMAGESEARCH_DATA_DIR yet" >&2
+    exit 1
+  fi
+  cd "$ROOT/backend"
+  exec "$PY" -m uvicorn search_api:app --host 127.0.0.1 --port "$PORT" --log-level warning
+fi
+
+rm -rf "$WORK"
+mkdir -p "$WORK"
+LOG="$WORK/setup.log"
+trap 'status=$?; if (( status != 0 )); then cat "$LOG" >&2; fi' EXIT
 
 "$PY" - "$ROOT" "$WORK" "$IMAGES" >>"$LOG" 2>&1 <<'PY'
 import sys

@@ -5,6 +5,7 @@
  * answer), so the UI can explain it in words.
  */
 
+import { signImageId } from "@/lib/image-signature";
 import type {
   CombinedSearchRequest,
   ErrorResponse,
@@ -73,7 +74,7 @@ export interface ApiClient {
   similar(id: number, page: PageRequest, signal?: AbortSignal): Promise<SearchResponse>;
   /** A weighted combination of words and images (POST /search). */
   searchCombined(terms: TermInput[], page: PageRequest, signal?: AbortSignal): Promise<SearchResponse>;
-  /** The URL of an indexed image (the API serves it, or redirects to its origin). */
+  /** The URL of an indexed image (the API serves it, or redirects to its origin); signed with a key. */
   imageUrl(id: number): string;
 }
 
@@ -94,7 +95,14 @@ function pageParams(page: PageRequest): Params {
   };
 }
 
-export function createApiClient(baseUrl: string): ApiClient {
+/**
+ * A client of the API at `baseUrl`. With `apiKey` (an API started with IMAGESEARCH_API_KEY) every
+ * request carries it as X-API-Key, and image URLs carry their signature (lib/image-signature.ts).
+ */
+export function createApiClient(baseUrl: string, apiKey?: string): ApiClient {
+  const auth: Record<string, string> = apiKey ? { "X-API-Key": apiKey } : {};
+  const requestJson = <T>(target: string, init: RequestInit & { headers?: Record<string, string> }) =>
+    request<T>(target, { ...init, headers: { ...auth, ...init.headers } });
   const url = (path: string, params?: Params) => {
     const target = new URL(baseUrl + path);
     for (const [key, value] of Object.entries(params ?? {})) {
@@ -136,11 +144,11 @@ export function createApiClient(baseUrl: string): ApiClient {
         signal,
       });
     },
-    imageUrl: (id) => `${baseUrl}/images/${id}`,
+    imageUrl: (id) => `${baseUrl}/images/${id}` + (apiKey ? `?sig=${signImageId(apiKey, id)}` : ""),
   };
 }
 
-async function requestJson<T>(
+async function request<T>(
   target: string,
   init: Omit<RequestInit, "headers"> & { headers?: Record<string, string> },
 ): Promise<T> {

@@ -4,6 +4,11 @@
  * NEXT_PUBLIC_API_BASE_URL is read by the Next.js server on each request (a dynamic lookup, so
  * `next build` does not freeze it into the bundle) and handed to the browser as a prop: one build
  * can be pointed at any backend when it is started.
+ *
+ * NEXT_PUBLIC_API_KEY, read the same way, is the key an API started with IMAGESEARCH_API_KEY
+ * requires: the browser sends it as X-API-Key. It is handed to every visitor's browser, so
+ * anyone who can open the UI can read it (docs/deployment.md): it keeps out clients that were
+ * never given the UI, not the UI's own users.
  */
 
 export const DEFAULT_API_BASE_URL = "http://127.0.0.1:8000";
@@ -28,6 +33,12 @@ export function readApiBaseUrl(): string {
   const name = "NEXT_PUBLIC_API_BASE_URL";
   const raw = process.env[name]?.trim();
   return (raw || DEFAULT_API_BASE_URL).replace(/\/+$/, "");
+}
+
+/** The API key the browser sends (X-API-Key), or undefined. Server-side only (reads process.env). */
+export function readApiKey(): string | undefined {
+  const name = "NEXT_PUBLIC_API_KEY";
+  return process.env[name]?.trim() || undefined;
 }
 
 /** The default page size within the API's `max_top_k`. */
