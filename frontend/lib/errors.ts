@@ -43,6 +43,17 @@ function describeHttpError(error: ApiError, isImage: boolean): UserMessage {
   if (status === 413) {
     return { title: "That image is too large", message: `${detail} Try a smaller image.`.trim(), retryable: false };
   }
+  if (status === 401) {
+    // The API requires a key (IMAGESEARCH_API_KEY) that this UI was not given, or not that one.
+    return {
+      title: "The search service needs an API key",
+      message: `${detail} Set NEXT_PUBLIC_API_KEY on the UI's server to the API's IMAGESEARCH_API_KEY.`.trim(),
+      retryable: false,
+    };
+  }
+  if (status === 429) {
+    return { title: "Too many searches at once", message: detail || "Wait a moment, then try again.", retryable: true };
+  }
   if (status === 422 && isImage) {
     return {
       title: "We couldn't read that image",
