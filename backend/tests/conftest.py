@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the support package
 
 from support.images import write_images
 from support.paths import TINY_CONFIG, TINY_MODEL
-from support.servers import Server, serving
+from support.servers import TEST_API_KEY, Server, serving
 from support.tiny import BuiltIndex, tiny_settings
 from support.weights import save_random_checkpoint
 
@@ -69,4 +69,12 @@ def built_index(
 @pytest.fixture(scope="session")
 def api(built_index: BuiltIndex, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with serving(built_index.settings, tmp_path_factory.mktemp("logs") / "api.log") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def keyed_api(built_index: BuiltIndex, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The same index served by an API that requires TEST_API_KEY and shows absolute paths."""
+    env = {"IMAGESEARCH_API_KEY": TEST_API_KEY, "IMAGESEARCH_SOURCE_PATHS": "absolute"}
+    with serving(built_index.settings, tmp_path_factory.mktemp("logs") / "keyed-api.log", env) as server:
         yield server

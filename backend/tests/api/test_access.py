@@ -10,20 +10,18 @@ from pathlib import Path
 import httpx
 import pytest
 from support.metrics import requests, scrape
-from support.servers import Server, serving
+from support.servers import TEST_API_KEY, Server, serving
 from support.tiny import BuiltIndex
 
 from imagesearch.api.access import ImageSigner
 
-KEY = "k3y-for-tests-0123456789abcdefXYZ"
+KEY = TEST_API_KEY
 ORIGIN = "http://localhost:3000"  # one of the default IMAGESEARCH_CORS_ORIGINS
 
 
 @pytest.fixture(scope="module")
-def keyed(built_index: BuiltIndex, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = {"IMAGESEARCH_API_KEY": KEY, "IMAGESEARCH_SOURCE_PATHS": "absolute"}
-    with serving(built_index.settings, tmp_path_factory.mktemp("logs") / "keyed.log", env) as server:
-        yield server
+def keyed(keyed_api: Server) -> Server:
+    return keyed_api  # conftest.py: IMAGESEARCH_API_KEY=KEY, IMAGESEARCH_SOURCE_PATHS=absolute
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +179,8 @@ def test_signed_image_urls_load_without_the_key_and_only_their_image(
 
 def test_the_signature_is_pinned_for_the_ui() -> None:
     """The same known answer is pinned in frontend/lib/image-signature.test.ts."""
-    assert ImageSigner("k3y-for-tests-0123456789abcdefXYZ").sign(17) == "4a360a099061fce444e34c2f8930b05f"
+    assert KEY == "k3y-for-tests-0123456789abcdefXYZ"
+    assert ImageSigner(KEY).sign(17) == "4a360a099061fce444e34c2f8930b05f"
 
 
 def test_refusals_are_counted_by_route_and_reason(keyed: Server) -> None:
@@ -238,3 +237,16 @@ def test_a_rate_limited_schema_documents_the_429(limited: Server) -> None:
     refused = schema["paths"]["/search"]["get"]["responses"]["429"]
     assert refused["headers"]["Retry-After"]["schema"] == {"type": "integer"}
     assert "security" not in schema  # a limit without a key
+
+
+def test_the_docs_can_be_locked_too() -> None:
+    """IMAGESEARCH_PUBLIC_DOCS=false: the schema and the docs pages need the key as well."""
+    from fastapi.testclient import TestClient
+
+    from imagesearch.api.app import create_app
+    from imagesearch.config import Settings
+
+    client = TestClient(create_app(Settings(api_key=KEY, public_docs=False)))  # no lifespan: no index needed
+    for path in ("/docs", "/redoc", "/openapi.json", "/docs-assets/swagger-ui.css"):
+        assert client.get(path).status_code == 401, path
+        assert client.get(path, headers={"X-API-Key": KEY}).status_code == 200, path

@@ -10,13 +10,10 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from support.metrics import requests, scrape
-from support.servers import Server, serving
-from support.tiny import BuiltIndex
+from support.servers import Server
 
 CHECKS = [
     "not_a_server_error",
@@ -25,14 +22,6 @@ CHECKS = [
     "response_headers_conformance",
     "response_schema_conformance",
 ]
-KEY = "fuzz-key-0123456789abcdefghijklmnop"
-
-
-@pytest.fixture(scope="module")
-def keyed_api(built_index: BuiltIndex, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = {"IMAGESEARCH_API_KEY": KEY}
-    with serving(built_index.settings, tmp_path_factory.mktemp("logs") / "keyed-fuzz.log", env) as server:
-        yield server
 
 
 def fuzz(api: Server, cwd: Path, examples: str, checks: list[str], *args: str) -> None:
@@ -69,7 +58,7 @@ def test_schemathesis_with_an_api_key_finds_no_errors_and_no_open_route(
     keyed_api: Server, tmp_path: Path
 ) -> None:
     before = scrape(keyed_api)
-    fuzz(keyed_api, tmp_path, "5", [*CHECKS, "ignored_auth"], "--header", f"X-API-Key: {KEY}")
+    fuzz(keyed_api, tmp_path, "5", [*CHECKS, "ignored_auth"], "--header", f"X-API-Key: {keyed_api.api_key}")
     after = scrape(keyed_api)
     # The key got the requests through to the routes (not a run of 401s only), and ignored_auth's
     # requests without it were refused.

@@ -27,3 +27,34 @@ def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IMAGESEARCH_DEVICE", "tpu")
     with pytest.raises(ValueError, match="device"):
         Settings()
+
+
+def test_access_control_is_off_by_default_and_an_empty_key_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings()
+    assert settings.api_key is None and settings.rate_limit == "" and settings.source_paths == "relative"
+    monkeypatch.setenv("IMAGESEARCH_API_KEY", "")  # compose passes ${IMAGESEARCH_API_KEY:-}
+    monkeypatch.setenv("IMAGESEARCH_RATE_LIMIT", " ")
+    assert Settings().api_key is None and Settings().rate_limit == ""
+    monkeypatch.setenv("IMAGESEARCH_API_KEY", "0123456789abcdef")
+    key = Settings().api_key
+    assert key is not None and key.get_secret_value() == "0123456789abcdef"
+    assert "0123456789abcdef" not in repr(Settings())  # never printed with the settings
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("IMAGESEARCH_API_KEY", "too-short", "at least 16 visible ASCII characters"),
+        ("IMAGESEARCH_API_KEY", "sixteen chars with spaces", "at least 16 visible ASCII characters"),
+        ("IMAGESEARCH_API_KEY", "schlüssel-0123456789", "at least 16 visible ASCII characters"),
+        ("IMAGESEARCH_RATE_LIMIT", "lots", "is not a rate limit like '120/minute'"),
+        ("IMAGESEARCH_RATE_LIMIT", "120/fortnight", "is not a rate limit like '120/minute'"),
+        ("IMAGESEARCH_SOURCE_PATHS", "hidden", "source_paths"),
+    ],
+)
+def test_bad_access_settings_are_refused_with_a_message(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=message):
+        Settings()

@@ -17,6 +17,10 @@ from imagesearch.config import Settings
 from support.paths import BACKEND_DIR
 from support.tiny import settings_env
 
+# IMAGESEARCH_API_KEY of the servers that require one (frontend/lib/image-signature.test.ts pins
+# a signature under it).
+TEST_API_KEY = "k3y-for-tests-0123456789abcdefXYZ"
+
 
 def free_port() -> int:
     with socket.socket() as sock:
