@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +16,19 @@ import httpx
 from imagesearch.config import Settings
 from support.paths import BACKEND_DIR
 from support.tiny import settings_env
+
+# Two workers, `uvicorn search_api:app --workers 2`; uvicorn's default of 5 s for a worker to answer
+# its supervisor is tight for a model load on a busy machine (the Makefile and the Docker image give
+# it as long too).
+WORKERS_2 = ("--workers", "2", "--timeout-worker-healthcheck", "120")
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    """Poll until ``condition()`` holds; the bound only turns a hang into a failure."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.2)
 
 
 def free_port() -> int:
@@ -31,13 +44,17 @@ class Server:
     log: Path
 
 
-def start_api(settings: Settings, log: Path, extra_env: dict[str, str] | None = None) -> Server:
-    """Start ``uvicorn search_api:app`` from backend/, exactly as the README documents."""
+def start_api(
+    settings: Settings, log: Path, extra_env: dict[str, str] | None = None, args: Sequence[str] = ()
+) -> Server:
+    """Start ``uvicorn search_api:app`` from backend/, exactly as the README documents; ``args``
+    go to uvicorn (e.g. ``--workers 2``)."""
     port = free_port()
     env = settings_env(settings) | (extra_env or {})
+    command = [sys.executable, "-m", "uvicorn", "search_api:app", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "search_api:app", "--host", "127.0.0.1", "--port", str(port)],
+            [*command, *args],
             cwd=BACKEND_DIR,
             env=env,
             stdout=out,
@@ -71,10 +88,14 @@ def stop(server: Server) -> None:
 
 @contextlib.contextmanager
 def serving(
-    settings: Settings, log: Path, extra_env: dict[str, str] | None = None, timeout_s: float = 90.0
+    settings: Settings,
+    log: Path,
+    extra_env: dict[str, str] | None = None,
+    timeout_s: float = 90.0,
+    args: Sequence[str] = (),
 ) -> Iterator[Server]:
     """A ready API process for the duration of the block, stopped afterwards."""
-    server = start_api(settings, log, extra_env)
+    server = start_api(settings, log, extra_env, args)
     try:
         wait_ready(server, timeout_s)
         yield server
