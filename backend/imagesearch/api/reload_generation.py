@@ -3,16 +3,19 @@
 ``POST /admin/reload`` reaches one worker. When that worker has loaded and swapped in the new
 index, it adds one to the generation; every worker reads the number every ``POLL_S`` seconds (a
 read of a few bytes) and, when it changed, reloads the index in the data folder itself. Bumps
-are serialised by an advisory lock, so two reloads landing on two workers at once give two
-generations (and every worker ends on the newer files), never one.
+are serialised by an advisory lock (POSIX), so two reloads landing on two workers at once give
+two generations (and every worker ends on the newer files), never one.
 """
 
 from __future__ import annotations
 
-import fcntl
+import sys
 from pathlib import Path
 
 from imagesearch.files import write_bytes_atomic
+
+if sys.platform != "win32":  # POSIX advisory locks; Windows has none of these (nor SIGHUP)
+    import fcntl
 
 POLL_S = 0.5
 FILE_NAME = "reload-generation"
@@ -36,10 +39,8 @@ class ReloadGeneration:
     def bump(self) -> int:
         """Add one (the file is replaced whole: readers see the old number or the new one)."""
         with self._lock_path.open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                generation = self.read() + 1
-                write_bytes_atomic(self.path, f"{generation}\n".encode())
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+            if sys.platform != "win32":
+                fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            generation = self.read() + 1
+            write_bytes_atomic(self.path, f"{generation}\n".encode())
         return generation

@@ -106,12 +106,26 @@ def prepare_process(settings: Settings) -> ServingProcess:
         return ServingProcess()
     base = settings.run_dir
     base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    check_private(base)
     remove_stale_runs(base)
     run_dir = base / name
     metrics_dir = run_dir / "metrics"
     metrics_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.environ[METRICS_ENV] = str(metrics_dir)  # what prometheus_client reads when it loads
     return _shared(run_dir, metrics_dir)
+
+
+def check_private(base: Path) -> None:
+    """Refuse a run folder someone else owns or may write to (in a shared temp folder, another user
+    could have made it first, to feed this server's metrics or reloads)."""
+    if not hasattr(os, "getuid"):
+        return
+    status = base.stat()
+    if status.st_uid != os.getuid() or status.st_mode & 0o022:
+        raise RuntimeError(
+            f"{base} (IMAGESEARCH_RUN_DIR) belongs to another user or is writable by others: "
+            "remove it, or point IMAGESEARCH_RUN_DIR at a folder of this user's"
+        )
 
 
 def _shared(run_dir: Path, metrics_dir: Path) -> ServingProcess:

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 from prometheus_client import Gauge
 from support.metrics import per_worker, requests, scrape
 from support.servers import WORKERS_2, Server, serving
 from support.tiny import BuiltIndex
 
 from imagesearch.api.reload_generation import ReloadGeneration
-from imagesearch.api.workers import mark_dead_workers, remove_stale_runs, supervisor_run_name
+from imagesearch.api.workers import check_private, mark_dead_workers, remove_stale_runs, supervisor_run_name
 from imagesearch.telemetry import REGISTRY
 
 
@@ -106,3 +107,12 @@ def test_the_reload_generation_counts_every_bump(tmp_path: Path) -> None:
     with ThreadPoolExecutor(4) as pool:
         assert sorted(pool.map(lambda _: generation.bump(), range(8))) == list(range(1, 9))
     assert ReloadGeneration(tmp_path).read() == 8
+
+
+def test_a_run_folder_others_may_write_to_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    folder.mkdir(mode=0o700)
+    check_private(folder)
+    folder.chmod(0o777)
+    with pytest.raises(RuntimeError, match="writable by others"):
+        check_private(folder)
