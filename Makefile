@@ -39,8 +39,15 @@ index: setup ## build the index: make index SOURCE=photos_url.csv|folder|list.tx
 	@test -n "$(SOURCE)" || { echo "usage: make index SOURCE=path/to/photos_url.csv|folder|list.txt"; exit 2; }
 	$(PY) backend/run_pipeline.py "$(SOURCE)" --data-dir "$(DATA_DIR)" $(if $(OCR),--ocr)
 
-api: setup ## serve the API on $(API_HOST):$(API_PORT)
-	cd backend && IMAGESEARCH_DATA_DIR="$(abspath $(DATA_DIR))" ../$(VENV)/bin/uvicorn search_api:app --host $(API_HOST) --port $(API_PORT)
+# WORKERS=N: N worker processes (uvicorn --workers) sharing the memory-mapped index, the metrics and
+# the reloads (docs/deployment.md). uvicorn gives a new worker 5 s by default to come up when SIGHUP
+# replaces the workers; loading a model takes longer, hence WORKER_START_S.
+WORKERS ?= 1
+WORKER_START_S ?= 300
+
+api: setup ## serve the API on $(API_HOST):$(API_PORT); WORKERS=N worker processes
+	cd backend && IMAGESEARCH_DATA_DIR="$(abspath $(DATA_DIR))" ../$(VENV)/bin/uvicorn search_api:app --host $(API_HOST) --port $(API_PORT) \
+	  --workers $(WORKERS) --timeout-worker-healthcheck $(WORKER_START_S)
 
 # ---- Demo: real images from the package registries, indexed with CLIP (or, with no way to get
 # CLIP weights, the labelled offline fallback encoder); see docs/models.md "Demo encoder quality" ----
@@ -103,6 +110,10 @@ bench-filters: setup ## filtered top-k: recall@10 and latency at 0.1-50 % select
 
 bench-batch: setup ## POST /search/batch against single /search calls: per-query cost, one table
 	$(PY) bench/bench_batch.py
+
+.PHONY: bench-workers
+bench-workers: setup ## memory of each API process with 1, 2 and 3 workers (RSS/PSS/USS, index pages shared): MODEL=tiny|ViT-B-32
+	$(PY) bench/bench_workers.py --model $(or $(MODEL),tiny)
 
 .PHONY: bench-towers
 bench-towers: setup ## query towers in-process: torch fp32 vs ONNX Runtime fp32 / int8 (speed, agreement)

@@ -8,6 +8,8 @@ paths, model and limits.
 from __future__ import annotations
 
 import re
+import os
+import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -123,7 +125,12 @@ class Settings(BaseSettings):
     index_factory: str = Field(default="", description="force a FAISS factory string, e.g. 'HNSW32,Flat'")
     flat_max_vectors: int = Field(default=50_000, ge=0, description="exact search below this many vectors")
     index_target_recall: float = Field(default=0.95, gt=0, le=1, description="recall@10 the knobs aim at")
-    mmap_min_bytes: int = Field(default=256 * 1024 * 1024, ge=0, description="memory-map indexes this big")
+    mmap_min_bytes: int = Field(
+        default=0,
+        ge=0,
+        description="memory-map index files at least this big (0: all): mapped pages are loaded on demand "
+        "and shared by every worker process; an index under it is copied into each process",
+    )
     admin_token: str | None = Field(default=None, description="enables POST /admin/reload (Bearer token)")
 
     # Access control for public deployments (imagesearch/api/access.py, docs/deployment.md).
@@ -146,6 +153,26 @@ class Settings(BaseSettings):
         default="relative",
         description="local-file `source` values in results: relative to the indexed folder (never the "
         "server's absolute path), or absolute as stored",
+    # Serving with several worker processes (`uvicorn --workers N`), readiness and drain
+    # (imagesearch/api/workers.py, api/readiness.py).
+    run_dir: Path = Field(
+        default=Path(tempfile.gettempdir()) / f"imagesearch-{os.getuid() if hasattr(os, 'getuid') else 0}",
+        description="where the workers of one server share their metrics files and reload generation "
+        "(a folder per server, named after its supervisor; stale ones are removed at start-up)",
+    )
+    prometheus_multiproc_dir: Path | None = Field(
+        default=None,
+        validation_alias="PROMETHEUS_MULTIPROC_DIR",
+        description="prometheus_client's own variable (no IMAGESEARCH_ prefix): set it to use that folder "
+        "for the workers' metrics as it is (clearing it between runs is then the operator's job)",
+    )
+    drain_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=3600,
+        description="seconds between SIGTERM and closing the socket, while /health/ready answers 503 and "
+        "searches are still served (lets a load balancer take the server out first); a second SIGTERM "
+        "ends it",
     )
 
     # Search features (issue 8): pagination, dedupe, combined and batch queries.

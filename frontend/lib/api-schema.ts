@@ -86,6 +86,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live
+         * @description The process is up and its event loop answers (no index access).
+         */
+        get: operations["live_health_live_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Ready
+         * @description 200 once the index and the query towers are loaded and warm; 503 while a new index loads
+         *     or from SIGTERM on.
+         */
+        get: operations["ready_health_ready_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/images/{image_id}": {
         parameters: {
             query?: never;
@@ -115,7 +156,8 @@ export interface paths {
         };
         /**
          * Metrics
-         * @description Prometheus metrics: requests by route, latency histograms, search stage timings.
+         * @description Prometheus metrics: requests by route, latency histograms, search stage timings; with
+         *     several workers, every worker's (api/workers.py), whichever answers.
          */
         get: operations["metrics_metrics_get"];
         put?: never;
@@ -511,6 +553,20 @@ export interface components {
              */
             max_upload_bytes: number;
         };
+        /** LiveResponse */
+        LiveResponse: {
+            /**
+             * Pid
+             * @description the worker process that answered (tells the workers of one server apart)
+             */
+            pid: number;
+            /**
+             * Status
+             * @default live
+             * @constant
+             */
+            status: "live";
+        };
         /** RankForm */
         RankForm: {
             /**
@@ -553,6 +609,20 @@ export interface components {
              * @description number of results
              */
             top_k?: number | null;
+        };
+        /** ReadyResponse */
+        ReadyResponse: {
+            /**
+             * Images
+             * @description images in the index this worker serves
+             */
+            images?: number | null;
+            /**
+             * Status
+             * @description ready (200); starting, reloading or draining (503)
+             * @enum {string}
+             */
+            status: "starting" | "ready" | "reloading" | "draining";
         };
         /** ReloadResponse */
         ReloadResponse: {
@@ -969,6 +1039,55 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HealthResponse"];
+                };
+            };
+        };
+    };
+    live_health_live_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveResponse"];
+                };
+            };
+        };
+    };
+    ready_health_ready_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadyResponse"];
+                };
+            };
+            /** @description starting, reloading or draining */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadyResponse"];
                 };
             };
         };

@@ -16,10 +16,11 @@ from imagesearch.api.access import API_KEY_HEADER, install_access
 from imagesearch.api.deps import SearchGate
 from imagesearch.api.docs import install_docs
 from imagesearch.api.http_errors import install_error_handlers
+from imagesearch.api.lifecycle import WorkerLifecycle
 from imagesearch.api.limits import BodySizeLimit
 from imagesearch.api.metrics import RequestMetrics, build_metrics_router
-from imagesearch.api.reload import Reloader, build_admin_router
-from imagesearch.api.routes import build_routers
+from imagesearch.api.reload import build_admin_router
+from imagesearch.api.routes import build_routers, probes
 from imagesearch.api.text_reader import UploadTextReader
 from imagesearch.config import Settings
 from imagesearch.encoders.factory import load_encoder
@@ -31,12 +32,12 @@ logger = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    reloader = Reloader(settings)
+    lifecycle = WorkerLifecycle(settings)
     app = FastAPI(
         title="Multimodal Image Search",
         version=__version__,
         description="Text -> image and image -> image search over a CLIP + FAISS index.",
-        lifespan=_lifespan(settings, reloader),
+        lifespan=_lifespan(settings, lifecycle),
         # /docs and /redoc are served from installed files, not FastAPI's CDN pages (api/docs.py).
         docs_url=None,
         redoc_url=None,
@@ -48,13 +49,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     gate = SearchGate(settings.max_concurrent_searches, settings.request_timeout_s)
     for router in build_routers(settings, gate):
         app.include_router(router)
-    app.include_router(build_admin_router(settings, reloader))
+    app.include_router(probes.build_router(lifecycle.readiness))
+    app.include_router(build_admin_router(settings, lifecycle.reloader))
     app.include_router(build_metrics_router())
     return app
 
 
 def _lifespan(
-    settings: Settings, reloader: Reloader
+    settings: Settings, lifecycle: WorkerLifecycle
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Load the encoder and the index once, before the first request; refuse to start on errors."""
 
@@ -72,9 +74,8 @@ def _lifespan(
             logger.error("cannot start the search API: %s", exc)
             raise RuntimeError(f"cannot start the search API: {exc}") from None
         logger.info("serving %d images from %s", app.state.searcher.size, settings.data_dir)
-        reloader.install_sighup(app)
-        yield
-        reloader.remove_sighup()
+        async with lifecycle.running(app):  # ready, reloads, drain (api/lifecycle.py)
+            yield
 
     return lifespan
 

@@ -11,9 +11,10 @@ import time
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from imagesearch.api.workers import SERVING, metrics_registry
 from imagesearch.telemetry import REGISTRY
 
 UNMATCHED = "<unmatched>"
@@ -29,6 +30,12 @@ LATENCY = Histogram(
     "HTTP request latency (first byte in to last byte out), by route template, method and status",
     ["route", "method", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    registry=REGISTRY,
+)
+IN_PROGRESS = Gauge(
+    "imagesearch_http_requests_in_progress",
+    "HTTP requests being answered now (summed over the workers)",
+    multiprocess_mode="livesum",
     registry=REGISTRY,
 )
 
@@ -52,9 +59,11 @@ class RequestMetrics:
                 status = int(message["status"])
             await send(message)
 
+        IN_PROGRESS.inc()
         try:
             await self.app(scope, receive, send_status)
         finally:
+            IN_PROGRESS.dec()
             # The router records the matched route in the (shared) scope.
             route = getattr(scope.get("route"), "path", UNMATCHED)
             labels = {"route": route, "method": scope.get("method", ""), "status": str(status)}
@@ -71,7 +80,8 @@ def build_metrics_router() -> APIRouter:
         responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}},
     )
     def metrics() -> Response:
-        """Prometheus metrics: requests by route, latency histograms, search stage timings."""
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        """Prometheus metrics: requests by route, latency histograms, search stage timings; with
+        several workers, every worker's (api/workers.py), whichever answers."""
+        return Response(generate_latest(metrics_registry(SERVING)), media_type=CONTENT_TYPE_LATEST)
 
     return router

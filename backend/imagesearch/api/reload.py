@@ -5,6 +5,13 @@ serving; only then is ``app.state.searcher`` replaced, in one assignment. Reques
 the searcher they started with and finish on it; a new index that fails its checks is refused
 and the old one keeps serving. A save replaces the index files by rename, so the files of a
 memory-mapped old index stay intact until it is dropped.
+
+With several workers (``uvicorn --workers N``) the admin call reaches one of them; it then
+advances the reload generation the workers share (``api/reload_generation.py``) and each other
+worker, polling it, loads the data folder's index itself. SIGHUP to one worker does the same;
+SIGHUP to uvicorn's supervisor replaces the workers one by one instead (uvicorn's own handling),
+each new one loading the index at start-up. While a worker loads a new index its
+``/health/ready`` answers 503 ``reloading``; it keeps serving the old one meanwhile.
 """
 
 from __future__ import annotations
@@ -18,15 +25,33 @@ import threading
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Request
+from prometheus_client import Gauge
 from starlette.concurrency import run_in_threadpool
 
+from imagesearch.api.readiness import Readiness
+from imagesearch.api.reload_generation import POLL_S, ReloadGeneration
 from imagesearch.api.schemas import ErrorResponse, ReloadResponse
 from imagesearch.config import Settings
 from imagesearch.errors import ImageSearchError
 from imagesearch.index.store import load_bundle
 from imagesearch.search.service import Searcher
+from imagesearch.telemetry import REGISTRY
 
 logger = logging.getLogger(__name__)
+
+# One series per live worker (``pid`` label) when several serve: whether a reload reached them all.
+INDEX_IMAGES = Gauge(
+    "imagesearch_index_images",
+    "Images in the index this worker serves",
+    multiprocess_mode="liveall",
+    registry=REGISTRY,
+)
+INDEX_GENERATION = Gauge(
+    "imagesearch_index_generation",
+    "Reload generation of the index this worker serves (shared by the workers of one server)",
+    multiprocess_mode="liveall",
+    registry=REGISTRY,
+)
 
 _RESPONSES: dict[int | str, dict[str, object]] = {
     403: {"model": ErrorResponse, "description": "missing or wrong admin token"},
@@ -36,10 +61,23 @@ _RESPONSES: dict[int | str, dict[str, object]] = {
 
 
 class Reloader:
-    """Loads the bundle in ``settings.data_dir`` and swaps it in; one reload at a time."""
+    """Loads the bundle in ``settings.data_dir`` and swaps it in; one reload at a time.
 
-    def __init__(self, settings: Settings) -> None:
+    ``generation`` (the workers' shared counter; None when this process serves alone) is read
+    when the Reloader is made, before the lifespan loads the first index: a reload that lands
+    while this worker starts is then followed too.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        readiness: Readiness | None = None,
+        generation: ReloadGeneration | None = None,
+    ) -> None:
         self.settings = settings
+        self.readiness = readiness or Readiness()
+        self.generation = generation
+        self._served = generation.read() if generation is not None else 0
         self._lock = threading.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -47,8 +85,10 @@ class Reloader:
         """Blocking; raises ImageSearchError (nothing swapped) when the new index is unfit."""
         with self._lock:
             old: Searcher = app.state.searcher
-            new = Searcher(self.settings, old.encoder, load_bundle(self.settings), old.reader)
-            app.state.searcher = new  # the swap: one reference assignment
+            new = self._swap(app)
+            if self.generation is not None:
+                self._served = self.generation.bump()  # the other workers follow
+            self.started(app)
         manifest = new.bundle.manifest
         logger.info("reloaded: %d images (was %d), %s", new.size, old.size, manifest.index_type)
         return ReloadResponse(
@@ -58,6 +98,46 @@ class Reloader:
             index_type=manifest.index_type,
             created_at=manifest.created_at,
         )
+
+    def started(self, app: FastAPI) -> None:
+        """Publish what this worker serves (also right after the lifespan's first load)."""
+        INDEX_IMAGES.set(app.state.searcher.size)
+        INDEX_GENERATION.set(self._served)
+
+    def _swap(self, app: FastAPI) -> Searcher:
+        old: Searcher = app.state.searcher
+        with self.readiness.reloading():
+            new = Searcher(self.settings, old.encoder, load_bundle(self.settings), old.reader)
+        app.state.searcher = new  # the swap: one reference assignment
+        return new
+
+    async def follow(self, app: FastAPI) -> None:
+        """Until cancelled: reload when another worker advanced the shared generation."""
+        if self.generation is None:
+            return
+        while True:
+            await asyncio.sleep(POLL_S)
+            try:
+                if self.generation.read() != self._served:
+                    await run_in_threadpool(self._follow_once, app)
+            except OSError as exc:  # the run folder went away or became unreadable: say so, go on
+                logger.warning("cannot follow the reload generation: %s", exc)
+
+    def _follow_once(self, app: FastAPI) -> None:
+        assert self.generation is not None
+        with self._lock:
+            generation = self.generation.read()
+            if generation == self._served:
+                return  # this worker's own reload, or one already followed
+            try:
+                new = self._swap(app)
+                logger.info("reload generation %d: now serving %d images", generation, new.size)
+            except ImageSearchError as exc:
+                logger.error(
+                    "reload generation %d refused, the previous index keeps serving: %s", generation, exc
+                )
+            self._served = generation  # tried: not again until the next reload
+            self.started(app)
 
     def install_sighup(self, app: FastAPI) -> None:
         """Reload on SIGHUP (where the platform has it), off the event loop."""

@@ -8,7 +8,8 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-from support.servers import Server, serving
+from support.metrics import per_worker, requests, scrape
+from support.servers import WORKERS_2, Server, serving, wait_for
 from support.tiny import tiny_settings
 
 from imagesearch.encoders.protocol import Encoder
@@ -102,3 +103,40 @@ def test_reload_swaps_the_index_without_failing_requests_and_refuses_a_bad_one(
 def test_reload_is_disabled_without_a_token(api: Server) -> None:
     response = httpx.post(f"{api.url}/admin/reload", headers={"Authorization": "Bearer x"})
     assert response.status_code == 404 and "IMAGESEARCH_ADMIN_TOKEN" in response.json()["detail"]
+
+
+def worker_images(server: Server) -> dict[str, float]:
+    """Images each live worker serves, by pid (the per-worker gauge in /metrics)."""
+    return per_worker(scrape(server), "imagesearch_index_images")
+
+
+def test_a_reload_reaches_every_worker_and_sighup_restarts_them(
+    image_dir: Path, tiny_checkpoint: Path, tiny_encoder: Encoder, tmp_path: Path
+) -> None:
+    settings = tiny_settings(tiny_checkpoint, tmp_path / "data", batch_size=8)
+    build(settings, image_dir, 10, tmp_path, tiny_encoder)
+    env = {"IMAGESEARCH_ADMIN_TOKEN": TOKEN}
+    with serving(settings, tmp_path / "api.log", env, args=WORKERS_2) as server:
+        wait_for(lambda: len(worker_images(server)) == 2)
+        first = worker_images(server)
+        assert set(first.values()) == {10.0}
+
+        # The admin call lands on one worker; the other follows the shared generation.
+        build(settings, image_dir, 24, tmp_path, tiny_encoder)
+        response = reload(server)
+        assert response.status_code == 200, response.text
+        wait_for(lambda: worker_images(server) == {pid: 24.0 for pid in first})
+        generations = per_worker(scrape(server), "imagesearch_index_generation")
+        assert generations == {pid: 1.0 for pid in first}
+        assert {images(server) for _ in range(10)} == {24}
+
+        # SIGHUP to uvicorn's supervisor: it replaces the workers one by one; the new ones load
+        # the index at start-up, and the old ones' gauges leave with them.
+        counted = requests(scrape(server), "/health", "GET", "200")
+        build(settings, image_dir, 16, tmp_path, tiny_encoder)
+        os.kill(server.process.pid, signal.SIGHUP)
+        # Two model loads one after the other: on a busy 2-core machine that can take minutes.
+        wait_for(lambda: (now := worker_images(server)).keys().isdisjoint(first) and len(now) == 2, 300)
+        assert set(worker_images(server).values()) == {16.0}
+        # Counters keep the retired workers' counts: the totals never go back.
+        assert requests(scrape(server), "/health", "GET", "200") >= counted

@@ -25,3 +25,12 @@ def requests(samples: dict, route: str, method: str, status: str) -> float:
 
 def stage_count(samples: dict, stage: str) -> float:
     return samples[("imagesearch_stage_seconds_count", (("stage", stage),))]
+
+
+def per_worker(samples: dict, name: str) -> dict[str, float]:
+    """A gauge kept per worker (``multiprocess_mode='liveall'``): worker pid -> value."""
+    return {
+        dict(labels)["pid"]: value
+        for (sample, labels), value in samples.items()
+        if sample == name and "pid" in dict(labels)
+    }

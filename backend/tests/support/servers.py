@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +20,18 @@ from support.tiny import settings_env
 # IMAGESEARCH_API_KEY of the servers that require one (frontend/lib/image-signature.test.ts pins
 # a signature under it).
 TEST_API_KEY = "k3y-for-tests-0123456789abcdefXYZ"
+# Two workers, `uvicorn search_api:app --workers 2`; uvicorn's default of 5 s for a worker to answer
+# its supervisor is tight for a model load on a busy machine (the Makefile and the Docker image give
+# it as long too).
+WORKERS_2 = ("--workers", "2", "--timeout-worker-healthcheck", "120")
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    """Poll until ``condition()`` holds; the bound only turns a hang into a failure."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.2)
 
 
 def free_port() -> int:
@@ -41,13 +53,17 @@ class Server:
         return {"X-API-Key": self.api_key} if self.api_key else {}
 
 
-def start_api(settings: Settings, log: Path, extra_env: dict[str, str] | None = None) -> Server:
-    """Start ``uvicorn search_api:app`` from backend/, exactly as the README documents."""
+def start_api(
+    settings: Settings, log: Path, extra_env: dict[str, str] | None = None, args: Sequence[str] = ()
+) -> Server:
+    """Start ``uvicorn search_api:app`` from backend/, exactly as the README documents; ``args``
+    go to uvicorn (e.g. ``--workers 2``)."""
     port = free_port()
     env = settings_env(settings) | (extra_env or {})
+    command = [sys.executable, "-m", "uvicorn", "search_api:app", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "search_api:app", "--host", "127.0.0.1", "--port", str(port)],
+            [*command, *args],
             cwd=BACKEND_DIR,
             env=env,
             stdout=out,
@@ -81,10 +97,14 @@ def stop(server: Server) -> None:
 
 @contextlib.contextmanager
 def serving(
-    settings: Settings, log: Path, extra_env: dict[str, str] | None = None, timeout_s: float = 90.0
+    settings: Settings,
+    log: Path,
+    extra_env: dict[str, str] | None = None,
+    timeout_s: float = 90.0,
+    args: Sequence[str] = (),
 ) -> Iterator[Server]:
     """A ready API process for the duration of the block, stopped afterwards."""
-    server = start_api(settings, log, extra_env)
+    server = start_api(settings, log, extra_env, args)
     try:
         wait_ready(server, timeout_s)
         yield server
