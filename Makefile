@@ -108,6 +108,10 @@ bench-batch: setup ## POST /search/batch against single /search calls: per-query
 bench-towers: setup ## query towers in-process: torch fp32 vs ONNX Runtime fp32 / int8 (speed, agreement)
 	$(PY) bench/bench_towers.py
 
+.PHONY: bench-memory
+bench-memory: setup ## API RSS and start-up time with ViT-B/32 + 25k index: torch model + towers (before) vs torch-free towers
+	$(PY) bench/bench_memory.py
+
 .PHONY: bench-models
 bench-models: setup ## recommended model/tag pairs: build time, images/s, text query ms, peak RSS
 	$(PY) bench/bench_models.py

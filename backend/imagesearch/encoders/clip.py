@@ -5,7 +5,7 @@ torch and open_clip are imported only in this layer.
 
 ``resolve_spec`` says what the settings resolve to (weights, activation, device, the encoder id)
 without building a model: ``ClipEncoder`` and the torch-free query encoder's export child
-(tower_export.py) share it, so both report the same id for the same settings.
+(export_child.py) share it, so both report the same id for the same settings.
 """
 
 from __future__ import annotations
@@ -191,7 +191,9 @@ class ClipEncoder:
         from imagesearch.encoders.tower_export import ModelParts, ensure_entry
 
         parts = ModelParts(self.model, self.tokenizer, self.preprocess)
-        return OnnxQueryEncoder(ensure_entry(self._settings, self.spec, lambda: parts), self.batch_size)
+        return OnnxQueryEncoder.from_entry(
+            ensure_entry(self._settings, self.spec, lambda: parts), self.batch_size
+        )
 
     def _encode_prepared(self, batch: Sequence[FloatArray]) -> FloatArray:
         if len(batch) == 0:

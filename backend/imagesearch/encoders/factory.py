@@ -48,21 +48,26 @@ def load_encoder(settings: Settings, purpose: Purpose = "index") -> Encoder:
 def _load_clip(settings: Settings, purpose: Purpose) -> Encoder:
     """CLIP for ``purpose``; torch (and so ClipEncoder) is imported only when it is needed."""
     if purpose == "query" and settings.query_runtime != "torch":
-        from imagesearch.encoders.onnx_serving import QueryTowersUnavailableError, load_query_encoder
+        from imagesearch.encoders.onnx_serving import (
+            QueryTowersUnavailableError,
+            load_query_encoder,
+            warn_torch_queries,
+        )
 
+        required = settings.query_runtime == "onnxruntime" or settings.query_precision == "int8"
         try:
-            return load_query_encoder(settings)
+            return load_query_encoder(settings, None if required else lambda: _clip_encoder(settings))
         except QueryTowersUnavailableError as exc:
-            if settings.query_runtime == "onnxruntime" or settings.query_precision == "int8":
+            if required:
                 raise EncoderUnavailableError(
                     f"IMAGESEARCH_QUERY_RUNTIME={settings.query_runtime} with IMAGESEARCH_QUERY_PRECISION="
                     f"{settings.query_precision} cannot run: {exc}"
                 ) from exc
-            logger.warning(
-                "the torch-free query towers are unavailable (%s): this process loads the torch model "
-                "for its queries instead (about twice the memory)",
-                exc,
-            )
+            warn_torch_queries(exc)
+    return _clip_encoder(settings)
+
+
+def _clip_encoder(settings: Settings) -> Encoder:
     from imagesearch.encoders.clip import ClipEncoder
 
     return ClipEncoder(settings)

@@ -43,6 +43,18 @@ class EntryMissingError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class EncoderIdentity:
+    """What an encoder reports about itself (``Encoder`` protocol), known before its towers load."""
+
+    encoder_id: str
+    label: str
+    activation: str
+    dim: int
+    image_size: int
+    precision: str
+
+
+@dataclass(frozen=True)
 class TowerEntry:
     """A complete cache entry, as its sidecar describes it."""
 
@@ -60,6 +72,11 @@ class TowerEntry:
 
     def path(self, name: str) -> Path:
         return self.folder / name
+
+    @property
+    def identity(self) -> EncoderIdentity:
+        names = EncoderIdentity.__dataclass_fields__
+        return EncoderIdentity(**{name: getattr(self, name) for name in names})
 
 
 def entry_key(fields: dict[str, str]) -> str:

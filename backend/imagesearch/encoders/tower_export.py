@@ -5,19 +5,15 @@ ONNX graphs (onnx_export.py), the token and positional embeddings, the tokenizer
 (clip_tokens.py) and the preprocessing (preprocess.py), then checks the torch-free query
 encoder built from those files against open_clip on probe inputs: the same token ids, the same
 pixels, and towers within ``EXACT_TOLERANCE`` of torch in fp32. Only then is the sidecar
-written. ``ClipEncoder`` calls it in-process (it holds the model anyway); the API runs this
-module as a child process (``python -m imagesearch.encoders.tower_export``, settings as JSON on
-stdin, one JSON line on stdout), so torch never enters the serving process
-(onnx_serving.request_entry).
+written. ``ClipEncoder`` calls it in-process (it holds the model anyway); for the API, the
+export child (export_child.py) does, so torch never enters the serving process.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -33,13 +29,13 @@ from imagesearch.encoders.onnx_serving import QueryTowersUnavailableError
 from imagesearch.encoders.onnx_towers import EXACT_TOLERANCE, PROBE_TEXTS, ImageTower, TextTower
 from imagesearch.encoders.preprocess import ResizeCrop
 from imagesearch.encoders.tower_cache import TowerEntry
-from imagesearch.errors import EncoderUnavailableError, WeightsUnavailableError
+from imagesearch.errors import WeightsUnavailableError
 from imagesearch.files import atomic_path, file_sha256, write_bytes_atomic
 
 if TYPE_CHECKING:
     from imagesearch.encoders.clip import ClipSpec
 
-logger = logging.getLogger("imagesearch.encoders.tower_export")  # also when run as __main__
+logger = logging.getLogger(__name__)
 
 # Texts the torch-free tokenizer must encode exactly as open_clip does before an entry is kept:
 # curly quotes and entities (ftfy, html), full-width and accented letters, emoji, CJK, special
@@ -139,18 +135,7 @@ def build_entry(parts: ModelParts, spec: ClipSpec, folder: Path, precision: str)
     if preprocess is None:
         raise QueryTowersUnavailableError(f"this model's preprocessing is not supported: {parts.preprocess}")
     logger.info("exporting the query towers of %s to %s (pid %d) ...", spec.id, folder, os.getpid())
-    tokenizer, tables = tokenizer_tables(parts.tokenizer)
-    for name, data in tables.items():
-        write_bytes_atomic(folder / name, data)
-    _save_array(folder / tower_cache.TOKEN_EMBEDDING, model.token_embedding.weight)
-    _save_array(folder / tower_cache.POSITIONAL_EMBEDDING, model.positional_embedding)
-    onnx_export.write_graph(
-        folder / tower_cache.TEXT_GRAPH, lambda path: onnx_export.export_text(model, path)
-    )
-    shape = (1, 3, spec.image_size, spec.image_size)
-    onnx_export.write_graph(
-        folder / tower_cache.IMAGE_GRAPH, lambda path: onnx_export.export_image(model, shape, path)
-    )
+    tokenizer = write_files(parts, spec.image_size, folder)
     description: dict[str, Any] = {
         "encoder_id": spec.id,
         "label": spec.label,
@@ -172,6 +157,24 @@ def build_entry(parts: ModelParts, spec: ClipSpec, folder: Path, precision: str)
     entry = tower_cache.write_sidecar(folder, description)
     logger.info("query towers exported and checked: %s", entry.deviation)
     return entry
+
+
+def write_files(parts: ModelParts, image_size: int, folder: Path) -> dict[str, Any]:
+    """The entry's files, each written atomically; returns the tokenizer's parameters."""
+    model = parts.model
+    tokenizer, tables = tokenizer_tables(parts.tokenizer)
+    for name, data in tables.items():
+        write_bytes_atomic(folder / name, data)
+    _save_array(folder / tower_cache.TOKEN_EMBEDDING, model.token_embedding.weight)
+    _save_array(folder / tower_cache.POSITIONAL_EMBEDDING, model.positional_embedding)
+    onnx_export.write_graph(
+        folder / tower_cache.TEXT_GRAPH, lambda path: onnx_export.export_text(model, path)
+    )
+    shape = (1, 3, image_size, image_size)
+    onnx_export.write_graph(
+        folder / tower_cache.IMAGE_GRAPH, lambda path: onnx_export.export_image(model, shape, path)
+    )
+    return tokenizer
 
 
 def check_entry(parts: ModelParts, entry: TowerEntry) -> dict[str, float]:
@@ -222,49 +225,3 @@ def probe_images() -> list[Any]:
 def _save_array(path: Path, tensor: Any) -> None:
     with atomic_path(path) as staged, staged.open("wb") as handle:
         np.save(handle, tensor.detach().cpu().float().numpy())
-
-
-def export_for(settings: Settings, rebuild: bool = False) -> TowerEntry:
-    """What the child does: resolve the settings, then the entry (built only when missing)."""
-    from imagesearch.encoders.clip import ClipEncoder, resolve_spec
-
-    spec = resolve_spec(settings)
-    if spec.device != "cpu":
-        raise QueryTowersUnavailableError(f"the model runs on {spec.device}: queries stay on torch there")
-
-    def parts() -> ModelParts:
-        encoder = ClipEncoder(
-            settings.model_copy(update={"query_runtime": "torch", "query_precision": "fp32"}), spec
-        )
-        return ModelParts(encoder.model, encoder.tokenizer, encoder.preprocess)
-
-    return ensure_entry(settings, spec, parts, rebuild)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """The export child: settings (JSON) on stdin -> one JSON line on stdout; logs on stderr."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rebuild", action="store_true", help="export again even if the entry is intact")
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(levelname)s %(name)s [export child pid %(process)d]: %(message)s"
-    )
-    answer: dict[str, str]
-    try:
-        settings = Settings(**json.loads(sys.stdin.read()))
-        answer = {"status": "ok", "entry": str(export_for(settings, args.rebuild).folder)}
-    except WeightsUnavailableError as exc:
-        answer = {"status": "weights", "message": str(exc)}
-    except QueryTowersUnavailableError as exc:
-        answer = {"status": "unsupported", "message": str(exc)}
-    except EncoderUnavailableError as exc:
-        answer = {"status": "config", "message": str(exc)}
-    except Exception as exc:  # an export that fails: the parent decides (auto: torch queries)
-        logger.exception("the query tower export failed")
-        answer = {"status": "failed", "message": f"{type(exc).__name__}: {exc}"}
-    print(json.dumps(answer), flush=True)
-    return 0 if answer["status"] == "ok" else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

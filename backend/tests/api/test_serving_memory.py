@@ -7,17 +7,12 @@ import re
 from pathlib import Path
 
 import httpx
+from support.processes import mapped_files
 from support.servers import serving
 from support.tiny import BuiltIndex
 
 EXPORTED = re.compile(r"\[export child pid (\d+)\]: exporting the query towers")
 CACHED = re.compile(r"\[export child pid (\d+)\]: query towers cached in")
-
-
-def mapped_files(pid: int) -> set[str]:
-    """Every file mapped into the process: its shared libraries among them (Linux /proc)."""
-    lines = Path(f"/proc/{pid}/maps").read_text().splitlines()
-    return {line.split(maxsplit=5)[5] for line in lines if len(line.split(maxsplit=5)) == 6}
 
 
 def test_the_api_serves_queries_without_torch_in_its_process(built_index: BuiltIndex, tmp_path: Path) -> None:
