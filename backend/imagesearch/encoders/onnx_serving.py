@@ -88,7 +88,7 @@ class OnnxQueryEncoder:
 
     The identity is known at once; the towers load at the first query (the API's warm-up, after
     the index has been checked against the identity, so a wrong model is refused before any
-    export). ``source`` gives their entry, exporting it if needed. When that fails, ``fallback``
+    export). ``source`` gives their entry, exporting it if needed. When that fails, ``torch_queries``
     (under ``IMAGESEARCH_QUERY_RUNTIME=auto``) gives the encoder that answers instead, with a
     warning; without one the failure is an EncoderUnavailableError.
     """
@@ -98,15 +98,15 @@ class OnnxQueryEncoder:
         identity: EncoderIdentity,
         source: ChildExport | None,
         batch_size: int = 32,
-        fallback: Callable[[], Encoder] | None = None,
+        torch_queries: Callable[[], Encoder] | None = None,
     ) -> None:
         self._thread = compute.shared()
         self._identity = identity
         self._source = source
-        self._fallback = fallback
+        self._torch_queries = torch_queries
         self.batch_size = batch_size
         self._towers: Towers | None = None
-        self._instead: Encoder | None = None  # the fallback, once the towers could not be had
+        self._instead: Encoder | None = None  # torch_queries(), once the towers could not be had
 
     @classmethod
     def from_entry(cls, entry: TowerEntry, batch_size: int = 32) -> OnnxQueryEncoder:
@@ -183,7 +183,7 @@ class OnnxQueryEncoder:
         return self._instead
 
     def _loaded(self) -> Towers | None:
-        """The towers (loaded on the compute thread, once), or None when the fallback answers."""
+        """The towers (loaded on the compute thread, once), or None when torch answers instead."""
         if self._towers is None and self._instead is None:
             self._thread.run(self._load)
         return self._towers
@@ -202,10 +202,10 @@ class OnnxQueryEncoder:
                 )
                 self._towers = Towers(self._source.rebuild())
         except QueryTowersUnavailableError as exc:
-            if self._fallback is None:
+            if self._torch_queries is None:
                 raise EncoderUnavailableError(f"the ONNX Runtime query towers cannot be had: {exc}") from exc
             warn_torch_queries(exc)
-            self._instead = self._fallback()
+            self._instead = self._torch_queries()
 
 
 def warn_torch_queries(problem: Exception) -> None:
@@ -234,10 +234,12 @@ class ChildExport:
         return _entry_of(run_child(self._settings, "--rebuild"))
 
 
-def load_query_encoder(settings: Settings, fallback: Callable[[], Encoder] | None = None) -> OnnxQueryEncoder:
+def load_query_encoder(
+    settings: Settings, torch_queries: Callable[[], Encoder] | None = None
+) -> OnnxQueryEncoder:
     """The torch-free query encoder for ``settings``: its identity now (a child resolves the
     weights and, when the cache entry is intact, names it), its towers at the first query
-    (exported by a child if needed; ``fallback`` when that fails, see OnnxQueryEncoder).
+    (exported by a child if needed; ``torch_queries`` when that fails, see OnnxQueryEncoder).
 
     Raises WeightsUnavailableError / EncoderUnavailableError as ``ClipEncoder`` would for the
     same settings, and QueryTowersUnavailableError when the towers cannot be had at all here.
@@ -247,9 +249,11 @@ def load_query_encoder(settings: Settings, fallback: Callable[[], Encoder] | Non
     answer = run_child(settings, "--lookup")
     if answer["status"] == "ok":
         entry = _entry_of(answer)
-        return OnnxQueryEncoder(entry.identity, ChildExport(settings, entry), settings.batch_size, fallback)
+        return OnnxQueryEncoder(
+            entry.identity, ChildExport(settings, entry), settings.batch_size, torch_queries
+        )
     identity = EncoderIdentity(**answer["identity"])
-    return OnnxQueryEncoder(identity, ChildExport(settings), settings.batch_size, fallback)
+    return OnnxQueryEncoder(identity, ChildExport(settings), settings.batch_size, torch_queries)
 
 
 def run_child(settings: Settings, mode: str) -> dict[str, Any]:
