@@ -119,6 +119,10 @@ bench-workers: setup ## memory of each API process with 1, 2 and 3 workers (RSS/
 bench-towers: setup ## query towers in-process: torch fp32 vs ONNX Runtime fp32 / int8 (speed, agreement)
 	$(PY) bench/bench_towers.py
 
+.PHONY: bench-memory
+bench-memory: setup ## API RSS and start-up time with ViT-B/32 + 25k index: torch model + towers (before) vs torch-free towers
+	$(PY) bench/bench_memory.py
+
 .PHONY: bench-models
 bench-models: setup ## recommended model/tag pairs: build time, images/s, text query ms, peak RSS
 	$(PY) bench/bench_models.py

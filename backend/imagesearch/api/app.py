@@ -63,10 +63,10 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            searcher = Searcher.load(settings, load_encoder(settings))
+            searcher = Searcher.load(settings, load_encoder(settings, purpose="query"))
             searcher.reader = UploadTextReader(settings)
             app.state.searcher = searcher
-            # The first query of each kind builds its runtime (imagesearch/encoders/onnx_towers.py): now.
+            # The first query of each kind pays for lazy set-up (sessions, caches): now, not a user.
             app.state.searcher.encoder.encode_texts(["warm-up"])
             app.state.searcher.encoder.encode_images([Image.new("RGB", (32, 32))])
         except ImageSearchError as exc:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 from imagesearch.config import Settings
-from imagesearch.encoders.clip import ClipEncoder
 from imagesearch.encoders.protocol import Encoder
 from imagesearch.errors import EncoderUnavailableError, WeightsUnavailableError
 
 logger = logging.getLogger(__name__)
 
+# "index": the encoder that embeds images for the index (torch fp32, ClipEncoder), also used by
+# the notebook, evaluation and benchmarks. "query": what a search service needs, the torch-free
+# query towers (onnx_serving.py) when they can be had, so the process holds no torch weights.
+Purpose = Literal["index", "query"]
 
-def load_encoder(settings: Settings) -> Encoder:
+
+def load_encoder(settings: Settings, purpose: Purpose = "index") -> Encoder:
     """The one factory every entry point uses.
 
     ``IMAGESEARCH_ENCODER=auto`` (default): CLIP whenever its weights can be had (hub cache,
@@ -23,7 +28,7 @@ def load_encoder(settings: Settings) -> Encoder:
     if settings.encoder == "fallback":
         return _load_fallback(settings)
     try:
-        return ClipEncoder(settings)
+        return _load_clip(settings, purpose)
     except WeightsUnavailableError as exc:
         if settings.encoder == "clip":
             raise
@@ -38,6 +43,34 @@ def load_encoder(settings: Settings) -> Encoder:
             raise EncoderUnavailableError(
                 f"{exc}\nThe offline fallback is not usable either: {fallback_exc}"
             ) from fallback_exc
+
+
+def _load_clip(settings: Settings, purpose: Purpose) -> Encoder:
+    """CLIP for ``purpose``; torch (and so ClipEncoder) is imported only when it is needed."""
+    if purpose == "query" and settings.query_runtime != "torch":
+        from imagesearch.encoders.onnx_serving import (
+            QueryTowersUnavailableError,
+            load_query_encoder,
+            warn_torch_queries,
+        )
+
+        required = settings.query_runtime == "onnxruntime" or settings.query_precision == "int8"
+        try:
+            return load_query_encoder(settings, None if required else lambda: _clip_encoder(settings))
+        except QueryTowersUnavailableError as exc:
+            if required:
+                raise EncoderUnavailableError(
+                    f"IMAGESEARCH_QUERY_RUNTIME={settings.query_runtime} with IMAGESEARCH_QUERY_PRECISION="
+                    f"{settings.query_precision} cannot run: {exc}"
+                ) from exc
+            warn_torch_queries(exc)
+    return _clip_encoder(settings)
+
+
+def _clip_encoder(settings: Settings) -> Encoder:
+    from imagesearch.encoders.clip import ClipEncoder
+
+    return ClipEncoder(settings)
 
 
 def _load_fallback(settings: Settings) -> Encoder:

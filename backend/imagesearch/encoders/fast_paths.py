@@ -10,13 +10,13 @@ pooling) go through ``model.encode_text`` unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import torch
 from PIL import Image
+
+from imagesearch.encoders.preprocess import NumpyTail, ResizeCrop
 
 TEXT_PATH_TRUNCATED = "truncated"
 TEXT_PATH_REFERENCE = "reference"
@@ -68,27 +68,6 @@ def text_features(model: Any, embedded: torch.Tensor, eot: torch.Tensor) -> torc
     return pooled @ projection  # type: ignore[no-any-return]
 
 
-class NumpyTail:
-    """The ``ToTensor`` + ``Normalize`` end of a torchvision preprocessing chain, in numpy.
-
-    Bit-for-bit the same float32 operations ((pixel / 255 - mean) / std, channels first), but no
-    torch call, so the fetch/decode threads never start OpenMP teams of their own (see
-    compute.py); the geometric steps before it (resize, crop, RGB conversion) are PIL
-    operations and run unchanged.
-    """
-
-    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
-        self._mean = np.asarray(mean, dtype=np.float32).reshape(-1, 1, 1)
-        self._std = np.asarray(std, dtype=np.float32).reshape(-1, 1, 1)
-
-    def __call__(self, image: Image.Image) -> npt.NDArray[np.float32]:
-        pixels = np.asarray(image, dtype=np.uint8)
-        if pixels.ndim != 3 or pixels.shape[2] != len(self._mean):
-            raise ValueError(f"expected an {len(self._mean)}-channel 8-bit image, got shape {pixels.shape}")
-        chw = pixels.transpose(2, 0, 1).astype(np.float32) / np.float32(255)
-        return np.ascontiguousarray((chw - self._mean) / self._std, dtype=np.float32)
-
-
 def split_preprocess(preprocess: Any) -> tuple[Callable[[Image.Image], Image.Image], NumpyTail] | None:
     """(PIL steps, numpy tail) when ``preprocess`` ends in ToTensor + Normalize; else None."""
     from torchvision.transforms import Compose, Normalize, ToTensor
@@ -99,3 +78,27 @@ def split_preprocess(preprocess: Any) -> tuple[Callable[[Image.Image], Image.Ima
     if any(isinstance(step, ToTensor) for step in steps[:-2]):
         return None
     return Compose(steps[:-2]), NumpyTail(steps[-1].mean, steps[-1].std)
+
+
+def describe_preprocess(preprocess: Any) -> ResizeCrop | None:
+    """The torch-free equivalent of open_clip's evaluation ``preprocess`` (preprocess.ResizeCrop),
+    or None when it is not the shortest-side resize + centre crop that class does."""
+    from torchvision.transforms import CenterCrop, Resize
+
+    steps = list(getattr(preprocess, "transforms", []))
+    split = split_preprocess(preprocess)
+    if split is None or len(steps) != 5:
+        return None
+    resize, crop, convert = steps[:3]
+    rgb = getattr(convert, "mode", None) == "RGB" or getattr(convert, "__name__", "") == "_convert_to_rgb"
+    if type(resize) is not Resize or type(crop) is not CenterCrop or not rgb or resize.max_size is not None:
+        return None
+    sizes = [resize.size] if isinstance(resize.size, int) else list(resize.size)
+    if len(sizes) != 1 or list(crop.size) != sizes * 2:
+        return None  # squash / keep-ratio resizes and non-square inputs: not this class
+    size = int(sizes[0])
+    interpolation = resize.interpolation.value
+    if interpolation not in ("bicubic", "bilinear"):
+        return None
+    normalize = steps[-1]
+    return ResizeCrop(size, interpolation, tuple(normalize.mean), tuple(normalize.std))

@@ -1,73 +1,50 @@
-"""Exporting CLIP's query towers to ONNX, once per set of weights, into a cache folder.
+"""Exporting CLIP's query towers to ONNX graphs (the torch side of the query towers).
 
-``torch.onnx.export`` (the dynamo exporter, which needs onnx + onnxscript) writes each graph to
-``<cache>/onnx/<tower>-<hash of its weights>.onnx`` through a staged file, so a crash never
-leaves half a graph under the final name; the int8 variant is quantised from the fp32 file.
-imagesearch/encoders/onnx_towers.py runs and checks them.
+``torch.onnx.export`` (the dynamo exporter, which needs onnx + onnxscript) writes each graph
+through a staged file, so a crash never leaves half a graph under the final name; the int8
+variant is quantised from the fp32 file. tower_export.py calls these to make a cache entry
+(tower_cache.py) and checks the result; onnx_towers.py runs them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from imagesearch.files import atomic_path
 
 logger = logging.getLogger(__name__)
 
-Precision = Literal["fp32", "int8"]
-
 GRAPH_FORMAT = 1  # bump when an exported graph's inputs, outputs or layout change
 
 
 class OnnxUnavailableError(RuntimeError):
-    """An ONNX tower cannot be built or does not match the torch model."""
+    """An ONNX tower cannot be built or written."""
 
 
-def graph_key(tensors: dict[str, Any], modules: Sequence[Any]) -> str:
-    """Content hash of the named tensors a graph contains, the modules that compute it, and the
-    exporter's version. The modules' structure (``repr``) is part of it because two networks can
-    share every tensor and still differ (GELU and QuickGELU have no parameters)."""
-    import torch
-
-    digest = hashlib.sha256(f"format{GRAPH_FORMAT}-torch{torch.__version__}".encode())
-    for module in modules:
-        digest.update(repr(module).encode())
-    for name, tensor in sorted(tensors.items()):
-        digest.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:24]
-
-
-def cached_graph(folder: Path, stem: str, export: Callable[[Path], None], precision: Precision) -> Path:
-    fp32 = folder / f"{stem}.onnx"
-    if not fp32.is_file():
-        _atomic_write(fp32, export)
-    if precision == "fp32":
-        return fp32
-    # One scale per weight tensor. Per-channel scales kept a little more of fp32's top-10 (mean
-    # overlap 0.941 against 0.925 over HTTP) but cost ~1 ms of the ~9 ms an int8 text query takes.
-    int8 = folder / f"{stem}-int8.onnx"
-    if not int8.is_file():
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        _atomic_write(int8, lambda staged: quantize_dynamic(fp32, staged, weight_type=QuantType.QInt8))
-    return int8
-
-
-def _atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
-    """Write ``path`` durably (files.atomic_path), so readers never see half a graph."""
+def write_graph(path: Path, export: Callable[[Path], None]) -> None:
+    """Write a graph to ``path`` durably (files.atomic_path), so readers never see half a graph."""
     try:
         with atomic_path(path) as staged:
-            write(staged)
+            export(staged)
             staged.chmod(0o644)  # a cache others may read, like open_clip's weights
     except Exception as exc:
         raise OnnxUnavailableError(f"could not write the ONNX graph {path}: {exc}") from exc
+
+
+def quantize_graph(path: Path) -> None:
+    """Replace the fp32 graph at ``path`` by its dynamically int8-quantised weights.
+
+    One scale per weight tensor. Per-channel scales kept a little more of fp32's top-10 (mean
+    overlap 0.941 against 0.925 over HTTP) but cost ~1 ms of the ~9 ms an int8 text query takes.
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    write_graph(path, lambda staged: quantize_dynamic(path, staged, weight_type=QuantType.QInt8))
 
 
 @contextlib.contextmanager

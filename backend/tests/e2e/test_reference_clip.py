@@ -23,6 +23,7 @@ import httpx
 import numpy as np
 import pytest
 from support.photos import photo_set, write_source_csv
+from support.processes import mapped_files, rss_bytes
 from support.reference import (
     TOLERANCE,
     WARNINGS_ENV,
@@ -228,6 +229,17 @@ def test_health_names_the_activation(default_api: Server) -> None:
     assert (health["encoder"], health["activation"]) == (QUICK_GELU_ID, "quick_gelu")
     assert health["query_runtime"] == "onnxruntime fp32"
     assert "QuickGELU" in health["encoder_label"]
+
+
+def test_the_api_serves_vit_b32_without_torch_in_under_1_2_gb(default_api: Server) -> None:
+    """The query towers run torch-free (their export ran in a child): no libtorch in the API
+    process, and its RSS (index, towers, tokenizer) under the 1.2 GB target; with torch's model
+    beside the towers it held ~2.3 GB."""
+    pid = default_api.process.pid
+    libraries = mapped_files(pid)
+    assert any("onnxruntime" in path for path in libraries)
+    assert not [path for path in libraries if "libtorch" in path]
+    assert rss_bytes(pid) < 1.2e9, f"API RSS {rss_bytes(pid) / 1e6:.0f} MB"
 
 
 def test_text_query_vectors_equal_the_reference_and_the_cache_keeps_them(

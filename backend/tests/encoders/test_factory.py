@@ -64,7 +64,7 @@ def no_clip_weights(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """CLIP raises 'weights unavailable' (as on a machine with no hub); the fallback is a stub."""
     calls: list[str] = []
 
-    def clip(settings: Settings) -> Encoder:
+    def clip(settings: Settings, purpose: str = "index") -> Encoder:
         calls.append("clip")
         raise WeightsUnavailableError("could not load the weights 'openai' for ViT-B-32: no network")
 
@@ -72,7 +72,7 @@ def no_clip_weights(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         calls.append("fallback")
         return FALLBACK_STUB
 
-    monkeypatch.setattr(encoder_module, "ClipEncoder", clip)
+    monkeypatch.setattr(encoder_module, "_load_clip", clip)
     monkeypatch.setattr(encoder_module, "_load_fallback", fallback)
     return calls
 
