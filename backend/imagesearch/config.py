@@ -7,8 +7,8 @@ paths, model and limits.
 
 from __future__ import annotations
 
-import re
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
@@ -153,6 +153,8 @@ class Settings(BaseSettings):
         default="relative",
         description="local-file `source` values in results: relative to the indexed folder (never the "
         "server's absolute path), or absolute as stored",
+    )
+
     # Serving with several worker processes (`uvicorn --workers N`), readiness and drain
     # (imagesearch/api/workers.py, api/readiness.py).
     run_dir: Path = Field(
