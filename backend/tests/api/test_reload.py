@@ -117,9 +117,10 @@ def test_a_reload_reaches_every_worker_and_sighup_restarts_them(
     build(settings, image_dir, 10, tmp_path, tiny_encoder)
     env = {"IMAGESEARCH_ADMIN_TOKEN": TOKEN}
     with serving(settings, tmp_path / "api.log", env, args=WORKERS_2) as server:
-        wait_for(lambda: len(worker_images(server)) == 2)
+        # The server answers once one worker is up; the other may still be loading (its gauge
+        # reads 0 until its index is in), so wait for both.
+        wait_for(lambda: list(worker_images(server).values()) == [10.0, 10.0], 300)
         first = worker_images(server)
-        assert set(first.values()) == {10.0}
 
         # The admin call lands on one worker; the other follows the shared generation.
         build(settings, image_dir, 24, tmp_path, tiny_encoder)
@@ -136,7 +137,10 @@ def test_a_reload_reaches_every_worker_and_sighup_restarts_them(
         build(settings, image_dir, 16, tmp_path, tiny_encoder)
         os.kill(server.process.pid, signal.SIGHUP)
         # Two model loads one after the other: on a busy 2-core machine that can take minutes.
-        wait_for(lambda: (now := worker_images(server)).keys().isdisjoint(first) and len(now) == 2, 300)
-        assert set(worker_images(server).values()) == {16.0}
+        def replaced() -> bool:
+            now = worker_images(server)
+            return now.keys().isdisjoint(first) and list(now.values()) == [16.0, 16.0]
+
+        wait_for(replaced, 300)
         # Counters keep the retired workers' counts: the totals never go back.
         assert requests(scrape(server), "/health", "GET", "200") >= counted
