@@ -206,13 +206,25 @@ web: web-build ## serve the production UI on :3000 (WEB_PORT), calling the API a
 FUZZ_EXAMPLES ?= 1000
 LOAD_CLIENTS ?= 200
 LOAD_SECONDS ?= 60
+LOAD_SHORT_SECONDS ?= 15
+LOAD_CONNECTIONS ?= 1 8 200
 
-.PHONY: fuzz load audit
+.PHONY: fuzz load load-mixed audit wrk
 
 fuzz: setup ## long schemathesis run against a live API (FUZZ_EXAMPLES per operation, random seed)
 	cd backend && FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) ../$(PY) -m pytest -q tests/api/test_fuzz.py
 
-load: setup ## load test: LOAD_CLIENTS concurrent clients for LOAD_SECONDS s, text + image searches
+WRK ?= /usr/bin/wrk
+$(WRK):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+
+wrk: $(WRK) ## Debian's wrk (HTTP load generator) for `make load`
+
+load: setup wrk ## wrk at LOAD_CONNECTIONS (1 8 200; the largest for LOAD_SECONDS s), ViT-B-32, with and without load shedding: one table
+	$(PY) bench/load_wrk.py --connections $(LOAD_CONNECTIONS) --seconds $(LOAD_SECONDS) --short-seconds $(LOAD_SHORT_SECONDS)
+
+load-mixed: setup ## soak test: LOAD_CLIENTS Python clients for LOAD_SECONDS s, text + image searches (tiny model), zero failures
 	$(PY) bench/load_test.py --clients $(LOAD_CLIENTS) --seconds $(LOAD_SECONDS)
 
 audit: setup ## known vulnerabilities in Python (pip-audit) and npm (npm audit) dependencies

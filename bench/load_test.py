@@ -7,6 +7,10 @@ With --url it loads a running API (127.0.0.1/localhost/::1 only). Otherwise it b
 index with the tiny random-weight test model (or serves --data-dir with the IMAGESEARCH_*
 settings of this shell), starts `uvicorn search_api:app` itself and stops it at the end.
 Prints requests, failures, p50/p99 latency and the server's RSS growth; exits 1 on any failure.
+A 503 with Retry-After (the API shedding load past its queue budget) is counted apart, not as
+a failure, and the client waits the Retry-After seconds before its next search, as clients
+should (docs/reliability.md "Overload"). `make load` is bench/load_wrk.py; this mixed text +
+image run is `make load-mixed` and, short, tests/e2e/test_load.py.
 """
 
 from __future__ import annotations
@@ -80,6 +84,10 @@ async def client_loop(
             else:
                 words = " ".join(rng.choice(WORDS, size=int(rng.integers(2, 8))))
                 response = await client.get("/search", params={"query": words, "top_k": 10})
+            if response.status_code == 503 and response.headers.get("retry-after", "").isdigit():
+                out["shed"].append((time.perf_counter() - started) * 1000)
+                await asyncio.sleep(min(int(response.headers["retry-after"]), deadline - time.monotonic()))
+                continue
             ok = response.status_code == 200 and bool(response.json()["results"])
             reason = f"HTTP {response.status_code}: {response.text[:120]}"
         except httpx.HTTPError as exc:
@@ -90,7 +98,7 @@ async def client_loop(
 
 
 async def run_load(url: str, clients: int, seconds: float, image_share: float) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = {"latency": [], "failed": [], "reasons": []}
+    out: dict[str, list[Any]] = {"latency": [], "failed": [], "reasons": [], "shed": []}
     # Idle connections expire on the client (2 s) before uvicorn closes them (5 s): otherwise a
     # request sent on a connection the server is closing at that moment fails with ReadError.
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2.0)
@@ -149,6 +157,7 @@ def main() -> int:
         ("clients x seconds", f"{args.clients} x {args.seconds:g}"),
         ("requests (text + image)", str(total)),
         ("failed requests", str(len(out["failed"]))),
+        ("shed requests (503 + Retry-After)", str(len(out["shed"]))),
         ("throughput, requests/s", f"{total / args.seconds:.1f}"),
         ("latency p50 ms", f"{statistics.median(latency):.0f}" if latency else "-"),
         ("latency p99 ms", f"{np.percentile(latency, 99):.0f}" if latency else "-"),

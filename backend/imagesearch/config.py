@@ -93,6 +93,14 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(default=50_000_000, ge=1)
     verify_checksums: bool = True
     request_timeout_s: float = Field(default=30.0, gt=0, description="longest search before a 503")
+    queue_budget_s: float = Field(
+        default=0.5,
+        ge=0,
+        description="longest a search may be expected to take (the measured cost of the searches "
+        "admitted before it, and its own); past it the search is refused at once with 503 + "
+        "Retry-After (load shedding, docs/reliability.md); 0: off, every search waits its turn (up to "
+        "request_timeout_s)",
+    )
     max_concurrent_searches: int = Field(
         default=16,
         ge=1,

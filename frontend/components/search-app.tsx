@@ -10,6 +10,7 @@
 
 import { type ChangeEvent, useCallback, useEffect, useMemo, useRef } from "react";
 
+import { BusyState } from "@/components/busy-state";
 import { NoResults, Welcome } from "@/components/empty-state";
 import { ErrorState } from "@/components/error-state";
 import { FilterPanel } from "@/components/filter-panel";
@@ -228,6 +229,7 @@ export function SearchApp({ apiBaseUrl, apiKey }: { apiBaseUrl: string; apiKey?:
                     total={state.status === "success" ? state.total : null}
                     onOptionsChange={setOptions}
                   />
+                  {state.status === "loading" && state.busy && <BusyState retry={state.busy} />}
                   {state.status !== "success" ? (
                     <ul
                       className={showPanel ? GRID_BESIDE_PANEL_CLASSES : GRID_CLASSES}

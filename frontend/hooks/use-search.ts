@@ -11,12 +11,17 @@
  * chosen in the panel gets its facet from the same search without its own choice (one more
  * request, top_k 1, per such field), so its other values stay on offer with their counts: the
  * usual "disjunctive" facets (choosing "Ana" must not hide "Ben").
+ *
+ * When the API is busy (503 + Retry-After, its load shedding) a page is asked for again with
+ * backoff (lib/retry.ts); meanwhile `busy` says which retry is coming, for the "busy, retrying"
+ * state. A newer search aborts the controller, which also cancels a retry still waiting.
  */
 
 import { useCallback, useRef, useState } from "react";
 
 import { type ApiClient, isAbortError, type PageRequest, type TermInput } from "@/lib/api";
 import { composeFilter, type MetadataFields, parseFilter, withoutField } from "@/lib/filters";
+import { type BusyRetry, withBusyRetry } from "@/lib/retry";
 import { hasText } from "@/lib/terms";
 import type { Facet, SearchOptions, SearchQuery, SearchResponse, SearchResult } from "@/lib/types";
 
@@ -34,6 +39,8 @@ export interface SearchState {
   /** The text the API read in an uploaded query image (`query_text`, with read_text); null: not read. */
   queryText: string | null;
   loadingMore: boolean;
+  /** While the API is busy: the retry that is coming (the first page's); null otherwise. */
+  busy: BusyRetry | null;
   error: unknown;
   loadMoreError: unknown;
 }
@@ -48,6 +55,7 @@ const IDLE: SearchState = {
   total: null,
   queryText: null,
   loadingMore: false,
+  busy: null,
   error: null,
   loadMoreError: null,
 };
@@ -153,12 +161,19 @@ export function useSearch(api: ApiClient) {
       // clicked, with its focus) does not vanish and come back.
       setState((prev) => ({ ...IDLE, status: "loading", query, options, facets: prev.facets }));
       const page = pageRequest(query, options, 0);
+      const onBusy = (busy: BusyRetry) => {
+        if (current.current === controller) setState((prev) => ({ ...prev, busy }));
+      };
       try {
-        const response = await fetchFirstPage(api, query, page, facets, controller.signal);
+        const response = await withBusyRetry(() => fetchFirstPage(api, query, page, facets, controller.signal), {
+          signal: controller.signal,
+          onBusy,
+        });
         if (current.current !== controller) return;
         setState((prev) => ({
           ...prev,
           status: "success",
+          busy: null,
           results: response.results,
           hasMore: readHasMore(response, page),
           facets: response.facets ?? {},
@@ -167,7 +182,7 @@ export function useSearch(api: ApiClient) {
         }));
       } catch (error) {
         if (isAbortError(error) || current.current !== controller) return;
-        setState((prev) => ({ ...prev, status: "error", error }));
+        setState((prev) => ({ ...prev, status: "error", busy: null, error }));
       }
     },
     [api],
@@ -180,7 +195,11 @@ export function useSearch(api: ApiClient) {
     const page = pageRequest(query, options, results.length);
     setState((prev) => ({ ...prev, loadingMore: true, loadMoreError: null }));
     try {
-      const response = await fetchPage(api, query, page, controller.signal);
+      // Busy: retried the same way; the "Load more" button keeps showing that it is loading.
+      const response = await withBusyRetry(() => fetchPage(api, query, page, controller.signal), {
+        signal: controller.signal,
+        onBusy: () => {},
+      });
       if (current.current !== controller) return;
       setState((prev) => {
         // Pages of one stable ranking do not overlap; the filter only guards an index reload.

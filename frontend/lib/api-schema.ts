@@ -327,6 +327,26 @@ export interface components {
              */
             file: string;
         } & components["schemas"]["RankForm"];
+        /** BusyResponse */
+        BusyResponse: {
+            /**
+             * Detail
+             * @description what went wrong, in words
+             */
+            detail: string;
+            /**
+             * Errors
+             * @description for invalid parameters: the structured list of problems
+             */
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+            /**
+             * Retry After S
+             * @description busy: seconds to wait before retrying, as the Retry-After header says; absent when the search took longer than the request timeout
+             */
+            retry_after_s?: number | null;
+        };
         /** EmbedResponse */
         EmbedResponse: {
             /** Dim */
@@ -552,6 +572,11 @@ export interface components {
              * @description largest image file, uploaded or base64 in a term (IMAGESEARCH_MAX_UPLOAD_BYTES)
              */
             max_upload_bytes: number;
+            /**
+             * Queue Budget S
+             * @description longest a search may be expected to take before it is refused with 503 + Retry-After (IMAGESEARCH_QUEUE_BUDGET_S); 0: no load shedding
+             */
+            queue_budget_s: number;
         };
         /** LiveResponse */
         LiveResponse: {
@@ -961,13 +986,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description the search took longer than the request timeout */
+            /** @description the server is busy (the search would take longer than the queue budget; retry after Retry-After seconds), or the search took longer than the request timeout */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying (busy only) */
+                    "Retry-After"?: unknown;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["BusyResponse"];
                 };
             };
         };
@@ -1012,13 +1039,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description the search took longer than the request timeout */
+            /** @description the server is busy (the search would take longer than the queue budget; retry after Retry-After seconds), or the search took longer than the request timeout */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying (busy only) */
+                    "Retry-After"?: unknown;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["BusyResponse"];
                 };
             };
         };
@@ -1216,13 +1245,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description the search took longer than the request timeout */
+            /** @description the server is busy (the search would take longer than the queue budget; retry after Retry-After seconds), or the search took longer than the request timeout */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying (busy only) */
+                    "Retry-After"?: unknown;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["BusyResponse"];
                 };
             };
         };
@@ -1267,13 +1298,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description the search took longer than the request timeout */
+            /** @description the server is busy (the search would take longer than the queue budget; retry after Retry-After seconds), or the search took longer than the request timeout */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying (busy only) */
+                    "Retry-After"?: unknown;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["BusyResponse"];
                 };
             };
         };
@@ -1337,13 +1370,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description the search took longer than the request timeout */
+            /** @description the server is busy (the search would take longer than the queue budget; retry after Retry-After seconds), or the search took longer than the request timeout */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying (busy only) */
+                    "Retry-After"?: unknown;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["BusyResponse"];
                 };
             };
         };
@@ -1388,13 +1423,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description the search took longer than the request timeout */
+            /** @description the server is busy (the search would take longer than the queue budget; retry after Retry-After seconds), or the search took longer than the request timeout */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying (busy only) */
+                    "Retry-After"?: unknown;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["BusyResponse"];
                 };
             };
         };
@@ -1464,13 +1501,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description the search took longer than the request timeout */
+            /** @description the server is busy (the search would take longer than the queue budget; retry after Retry-After seconds), or the search took longer than the request timeout */
             503: {
                 headers: {
+                    /** @description seconds to wait before retrying (busy only) */
+                    "Retry-After"?: unknown;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["BusyResponse"];
                 };
             };
         };

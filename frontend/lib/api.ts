@@ -24,11 +24,13 @@ export class ApiError extends Error {
   readonly detail?: string;
   /** True when the API refused the metadata filter (an `errors` item of type "filter_invalid"). */
   readonly filterInvalid: boolean;
+  /** Seconds the API asked to wait before retrying (its `Retry-After`: a 503 when busy). */
+  readonly retryAfterS?: number;
 
   constructor(
     kind: ApiErrorKind,
     message: string,
-    options: { status?: number; detail?: string; filterInvalid?: boolean } = {},
+    options: { status?: number; detail?: string; filterInvalid?: boolean; retryAfterS?: number } = {},
   ) {
     super(message);
     this.name = "ApiError";
@@ -36,6 +38,7 @@ export class ApiError extends Error {
     this.status = options.status;
     this.detail = options.detail;
     this.filterInvalid = options.filterInvalid ?? false;
+    this.retryAfterS = options.retryAfterS;
   }
 }
 
@@ -172,6 +175,7 @@ async function request<T>(
       status: response.status,
       detail,
       filterInvalid: isFilterError(body),
+      retryAfterS: parseRetryAfter(response.headers.get("Retry-After")),
     });
   }
   if (body === undefined || body === null || typeof body !== "object") {
@@ -194,6 +198,20 @@ export async function readBase64(file: Blob): Promise<string> {
     binary += String.fromCharCode(...bytes.subarray(start, start + chunk));
   }
   return btoa(binary);
+}
+
+/**
+ * Seconds from a `Retry-After` header: delay-seconds, or an HTTP date (RFC 9110); undefined when
+ * absent or unreadable. `now` is for dates (ms since the epoch). Cross-origin, the API must list
+ * the header in Access-Control-Expose-Headers for the browser to show it (it does).
+ */
+export function parseRetryAfter(header: string | null | undefined, now: number = Date.now()): number | undefined {
+  const value = header?.trim();
+  if (!value) return undefined;
+  if (/^\d+$/.test(value)) return Number(value);
+  if (!/^[A-Za-z]{3}, /.test(value)) return undefined; // an IMF-fixdate: "Wed, 02 Dec 2026 06:00:05 GMT"
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - now) / 1000));
 }
 
 function readDetail(body: unknown): string | undefined {

@@ -61,6 +61,13 @@ function describeHttpError(error: ApiError, isImage: boolean): UserMessage {
       retryable: false,
     };
   }
+  if (status === 503 && error.retryAfterS !== undefined) {
+    return {
+      title: "The search service is busy",
+      message: "It is answering as many searches as it can right now and asked to be tried again later. Try again in a few seconds.",
+      retryable: true,
+    };
+  }
   if (status >= 400 && status < 500) {
     return {
       title: "That search couldn't run",

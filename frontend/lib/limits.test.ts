@@ -47,6 +47,7 @@ describe("limitsOf", () => {
       max_query_chars: 80,
       max_upload_bytes: 1000,
       max_batch_queries: 2,
+      queue_budget_s: 0, // 0: load shedding off
     };
     expect(limitsOf(health(reported))).toEqual(reported);
   });

@@ -19,6 +19,7 @@ export const DEFAULT_LIMITS: Readonly<ApiLimits> = Object.freeze({
   max_query_chars: 500,
   max_upload_bytes: 20 * 1024 * 1024,
   max_batch_queries: 64,
+  queue_budget_s: 0.5,
 });
 
 /**
@@ -30,7 +31,8 @@ export function limitsOf(health: HealthResponse | null | undefined): ApiLimits {
   const limits = { ...DEFAULT_LIMITS };
   for (const key of Object.keys(limits) as (keyof ApiLimits)[]) {
     const value = reported[key];
-    const valid = typeof value === "number" && Number.isFinite(value) && (value > 0 || (key === "max_offset" && value === 0));
+    const zeroOk = key === "max_offset" || key === "queue_budget_s"; // 0: none / no load shedding
+    const valid = typeof value === "number" && Number.isFinite(value) && (value > 0 || (zeroOk && value === 0));
     if (valid) limits[key] = value;
   }
   return limits;

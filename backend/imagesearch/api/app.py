@@ -19,6 +19,7 @@ from imagesearch.api.http_errors import install_error_handlers
 from imagesearch.api.lifecycle import WorkerLifecycle
 from imagesearch.api.limits import BodySizeLimit
 from imagesearch.api.metrics import RequestMetrics, build_metrics_router
+from imagesearch.api.overload import install_overload
 from imagesearch.api.reload import build_admin_router
 from imagesearch.api.routes import build_routers, probes
 from imagesearch.api.text_reader import UploadTextReader
@@ -46,7 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_docs(app)
     # One gate for every search route: the concurrency limit is for the whole process.
-    gate = SearchGate(settings.max_concurrent_searches, settings.request_timeout_s)
+    gate = SearchGate.from_settings(settings)
+    install_overload(app)
     for router in build_routers(settings, gate):
         app.include_router(router)
     app.include_router(probes.build_router(lifecycle.readiness))

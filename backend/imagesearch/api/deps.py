@@ -12,7 +12,10 @@ from fastapi import Depends, HTTPException, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from imagesearch.api.access import image_url
+from imagesearch.api.admission import AdmissionQueue, Refusal
+from imagesearch.api.overload import BusyError, BusyResponse, refusing_route, report_queue
 from imagesearch.api.schemas import ErrorResponse, FacetModel, SearchResponse, SearchResult
+from imagesearch.config import Settings
 from imagesearch.errors import ImageTooLargeError, InvalidImageError
 from imagesearch.index.source_paths import relative_source
 from imagesearch.search.ranking import RankOptions
@@ -29,7 +32,12 @@ SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "upload or image over the size limits"},
     422: {"model": ErrorResponse, "description": "invalid query, parameter or image"},
-    503: {"model": ErrorResponse, "description": "the search took longer than the request timeout"},
+    503: {
+        "model": BusyResponse,
+        "description": "the server is busy (the search would take longer than the queue budget; "
+        "retry after Retry-After seconds), or the search took longer than the request timeout",
+        "headers": {"Retry-After": {"description": "seconds to wait before retrying (busy only)"}},
+    },
 }
 T = TypeVar("T")
 
@@ -45,23 +53,41 @@ async def read_upload(file: UploadFile, limit: int) -> bytes:
 
 
 class SearchGate:
-    """Runs blocking searches (encoding) in the thread pool, off the event loop.
+    """Admits searches (or refuses them: the queue budget) and runs them in the thread pool.
 
     At most ``limit`` run at once; the rest wait in FIFO order, so under load every request
-    waits its turn instead of a few starving while many threads fight over the cores. The
-    deadline covers the wait: a thread cannot be cancelled, so on timeout the client gets a
-    503 at once while any started work finishes in the background.
+    waits its turn instead of a few starving while many threads fight over the cores. Past the
+    budget a search is refused at once (api/admission.py, api/overload.py) instead of waiting.
+    The deadline covers the wait: a thread cannot be cancelled, so on timeout the client gets a
+    503 at once while any started work finishes in the background (the hard backstop).
     """
 
-    def __init__(self, limit: int, timeout_s: float) -> None:
+    def __init__(self, limit: int, timeout_s: float, admission: AdmissionQueue) -> None:
         self._semaphore = asyncio.Semaphore(limit)
         self._timeout_s = timeout_s
+        self.admission = admission
+        # The search routers' route class: refuses before a request's parameters and body are read.
+        self.route_class = refusing_route(admission)
 
-    async def run(self, function: Callable[..., T], *args: object) -> T:
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "SearchGate":
+        admission = AdmissionQueue(settings.queue_budget_s)
+        return cls(settings.max_concurrent_searches, settings.request_timeout_s, admission)
+
+    async def run(self, function: Callable[..., T], *args: object, kind: str) -> T:
+        """``function(*args)`` off the event loop; ``kind`` (text, image, ...) is what its cost is
+        measured as. Raises BusyError past the budget, HTTPException 503 past the timeout."""
+        ticket = self.admission.admit(kind)
+        if isinstance(ticket, Refusal):
+            raise BusyError(ticket)
+        report_queue(self.admission)
         try:
             return await asyncio.wait_for(self._run(function, *args), timeout=self._timeout_s)
         except TimeoutError as exc:
             raise HTTPException(503, f"the search took longer than {self._timeout_s:g} s; try again") from exc
+        finally:
+            self.admission.done(ticket)
+            report_queue(self.admission)
 
     async def _run(self, function: Callable[..., T], *args: object) -> T:
         async with self._semaphore:

@@ -26,6 +26,10 @@ class Limits(BaseModel):
     max_batch_queries: int = Field(
         description="most queries in one POST /search/batch (IMAGESEARCH_MAX_BATCH_QUERIES)"
     )
+    queue_budget_s: float = Field(
+        description="longest a search may be expected to take before it is refused with 503 + "
+        "Retry-After (IMAGESEARCH_QUEUE_BUDGET_S); 0: no load shedding",
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -37,6 +41,7 @@ class Limits(BaseModel):
             max_query_chars=settings.max_query_chars,
             max_upload_bytes=settings.max_upload_bytes,
             max_batch_queries=settings.max_batch_queries,
+            queue_budget_s=settings.queue_budget_s,
         )
 
 

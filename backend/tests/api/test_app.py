@@ -45,6 +45,7 @@ def test_health_reports_the_limits_it_enforces(api: Server) -> None:
         "max_query_chars": 500,
         "max_upload_bytes": 20 * 1024 * 1024,
         "max_batch_queries": 64,
+        "queue_budget_s": 0.5,
     }
     # What a client reads there is what the routes accept, and one more is refused.
     search = f"{api.url}/search"

@@ -136,6 +136,7 @@ def test_a_reload_reaches_every_worker_and_sighup_restarts_them(
         counted = requests(scrape(server), "/health", "GET", "200")
         build(settings, image_dir, 16, tmp_path, tiny_encoder)
         os.kill(server.process.pid, signal.SIGHUP)
+
         # Two model loads one after the other: on a busy 2-core machine that can take minutes.
         def replaced() -> bool:
             now = worker_images(server)

@@ -37,7 +37,7 @@ def _response(searcher: Searcher, vectors: np.ndarray) -> EmbedResponse:
 
 
 def build_router(settings: Settings, gate: SearchGate) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(route_class=gate.route_class)  # refuses first when busy (api/overload.py)
     text = Field(min_length=1, max_length=settings.max_query_chars)
     body_model = create_model(
         "EmbedTextRequest",
@@ -48,7 +48,7 @@ def build_router(settings: Settings, gate: SearchGate) -> APIRouter:
     @router.post("/embed/text", responses=ERRORS)
     async def embed_text(searcher: SearcherDep, body: body_model) -> EmbedResponse:  # type: ignore[valid-type]
         """Texts -> vectors, exactly as a text search computes its query (cached texts skip the model)."""
-        return _response(searcher, await gate.run(searcher.queries.texts, body.texts))  # type: ignore[attr-defined]
+        return _response(searcher, await gate.run(searcher.queries.texts, body.texts, kind="embed_text"))  # type: ignore[attr-defined]
 
     @router.post("/embed/image", responses=ERRORS)
     async def embed_image(
@@ -57,6 +57,6 @@ def build_router(settings: Settings, gate: SearchGate) -> APIRouter:
     ) -> EmbedResponse:
         """Uploaded image -> vector, exactly as /search-by-image computes its query."""
         data = await read_upload(file, settings.max_upload_bytes)
-        return _response(searcher, await gate.run(searcher.queries.images, [data]))
+        return _response(searcher, await gate.run(searcher.queries.images, [data], kind="embed_image"))
 
     return router

@@ -39,7 +39,8 @@ HYBRID_DOC = "weight of the caption text match (BM25, fused by rank), 0..1; 0: C
 
 
 def build_router(settings: Settings, gate: SearchGate) -> APIRouter:
-    router = APIRouter()
+    # When the server is busy these refuse before their parameters or body are read (api/overload.py).
+    router = APIRouter(route_class=gate.route_class)
     ranking = ranking_dependencies(settings)
     _one_query_routes(router, settings, gate, ranking)
     _term_routes(router, settings, gate)
@@ -67,7 +68,7 @@ def _one_query_routes(
         # A repeated search is answered from the result cache on the event loop: no thread hop.
         page = searcher.cached_text_page(query, options, hybrid)
         if page is None:
-            page = await gate.run(searcher.text_page, query, options, hybrid)
+            page = await gate.run(searcher.text_page, query, options, hybrid, kind="text")
         return page_response(request, query, options, page)
 
     @router.post("/search-by-image", responses=ERRORS)
@@ -79,7 +80,7 @@ def _one_query_routes(
         read_text: Annotated[float, Query(ge=0, le=1, description=READ_TEXT_DOC)] = 0.0,
     ) -> SearchResponse:
         data = await read_upload(file, settings.max_upload_bytes)
-        page = await gate.run(searcher.image_page, data, options, read_text)
+        page = await gate.run(searcher.image_page, data, options, read_text, kind="image")
         return page_response(request, file.filename or "uploaded image", options, page)
 
 
@@ -103,7 +104,7 @@ def _term_routes(router: APIRouter, settings: Settings, gate: SearchGate) -> Non
             page = searcher.terms_page(terms, options, body.hybrid)
             return page_response(request, describe(terms), options, page)
 
-        return await gate.run(run)
+        return await gate.run(run, kind="terms")
 
     @router.post("/search/batch", responses=ERRORS)
     async def search_batch(request: Request, searcher: SearcherDep, body: BatchBody) -> BatchResponse:
@@ -120,7 +121,7 @@ def _term_routes(router: APIRouter, settings: Settings, gate: SearchGate) -> Non
                 ]
             )
 
-        return await gate.run(run)
+        return await gate.run(run, kind="batch")
 
 
 def _core_terms(terms: Sequence[SearchTerm], max_upload_bytes: int) -> list[QueryTerm]:

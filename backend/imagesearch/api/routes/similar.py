@@ -22,7 +22,7 @@ _SIMILAR_ERRORS: dict[int | str, dict[str, object]] = {
 
 
 def build_router(settings: Settings, gate: SearchGate) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(route_class=gate.route_class)  # refuses first when busy (api/overload.py)
     ranking = ranking_dependencies(settings)
 
     @router.get("/similar/{image_id}", responses=_SIMILAR_ERRORS)
@@ -37,7 +37,7 @@ def build_router(settings: Settings, gate: SearchGate) -> APIRouter:
             searcher.bundle.check_id(image_id)
         except InvalidQueryError as exc:
             raise HTTPException(404, str(exc)) from exc
-        page = await gate.run(searcher.similar, image_id, options)
+        page = await gate.run(searcher.similar, image_id, options, kind="similar")
         return page_response(request, f"similar to #{image_id}", options, page)
 
     return router
