@@ -20,6 +20,9 @@ BACKEND_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = BACKEND_DIR / "data"
 
 INDEX_RELPATH = Path("faiss_index") / "image_index.faiss"
+# A two-stage index's full float32 vectors (an IndexFlatIP), memory-mapped for exact re-ranking;
+# its compressed first stage is the file at INDEX_RELPATH (index/index_files.py).
+VECTORS_RELPATH = Path("faiss_index") / "image_vectors.faiss"
 URLS_RELPATH = Path("embeddings") / "image_urls.pkl"
 MANIFEST_RELPATH = Path("manifest.json")
 FAILURES_RELPATH = Path("pipeline_failures.csv")
@@ -277,6 +280,10 @@ class Settings(BaseSettings):
     @property
     def index_path(self) -> Path:
         return self.data_dir / INDEX_RELPATH
+
+    @property
+    def vectors_path(self) -> Path:
+        return self.data_dir / VECTORS_RELPATH
 
     @property
     def urls_path(self) -> Path:

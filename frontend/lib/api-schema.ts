@@ -519,13 +519,25 @@ export interface components {
             recall_at_10?: number | null;
             /**
              * Search Params
-             * @description efSearch / nprobe in use
+             * @description efSearch / nprobe in use; a two-stage index also k_factor_rf (R: re-ranks k*R)
              */
             search_params?: {
                 [key: string]: number;
             };
             /** Status */
             status: string;
+            /**
+             * Vectors File Bytes
+             * @description size of that vectors file on disk; 0: none
+             * @default 0
+             */
+            vectors_file_bytes: number;
+            /**
+             * Vectors On Disk
+             * @description two-stage index: the full vectors that re-rank exactly are memory-mapped from disk, only the compressed codes are held in RAM
+             * @default false
+             */
+            vectors_on_disk: boolean;
             /**
              * Warning
              * @description what the fallback cannot do; null for CLIP

@@ -61,7 +61,16 @@ class HealthResponse(BaseModel):
     )
     warning: str | None = Field(default=None, description="what the fallback cannot do; null for CLIP")
     index_factory: str = Field(default="", description="FAISS factory string the index was built from")
-    search_params: dict[str, int] = Field(default_factory=dict, description="efSearch / nprobe in use")
+    search_params: dict[str, int] = Field(
+        default_factory=dict,
+        description="efSearch / nprobe in use; a two-stage index also k_factor_rf (R: re-ranks k*R)",
+    )
+    vectors_on_disk: bool = Field(
+        default=False,
+        description="two-stage index: the full vectors that re-rank exactly are memory-mapped from disk, "
+        "only the compressed codes are held in RAM",
+    )
+    vectors_file_bytes: int = Field(default=0, description="size of that vectors file on disk; 0: none")
     recall_at_10: float | None = Field(default=None, description="recall@10 vs exact search, at build")
     captions: bool = Field(
         default=False, description="the index has captions or OCR text: hybrid search is available"

@@ -38,6 +38,10 @@ class StagedCommit:
     def stage(self, target: Path, data: FileData) -> None:
         self.staged[target] = stage_file(target, data)
 
+    def size(self, target: Path) -> int:
+        """Bytes staged for ``target``."""
+        return self.staged[target].stat().st_size
+
     def checksums(self) -> dict[str, str]:
         """sha256 of every staged file, by its path relative to the data folder."""
         return {

@@ -49,8 +49,16 @@ class Manifest(BaseModel):
     )
     # How the index was chosen and tuned (defaults keep older manifests loading: exact search).
     index_factory: str = Field(default="", description="FAISS factory string the index was built from")
-    search_params: dict[str, int] = Field(default_factory=dict, description="efSearch / nprobe, set at load")
+    search_params: dict[str, int] = Field(
+        default_factory=dict, description="efSearch / nprobe / k_factor_rf, set at load"
+    )
     recall_at_10: float | None = Field(default=None, description="measured against exact search at build")
+    # A two-stage index (defaults keep older manifests loading: one index file, nothing on disk).
+    vectors_file: str = Field(
+        default="",
+        description="file of the full vectors a two-stage index re-ranks with, memory-mapped; empty: none",
+    )
+    vectors_bytes: int = Field(default=0, description="size of vectors_file in bytes (on disk, not in RAM)")
     # Captions (defaults keep older manifests loading: no captions, whatever files lie beside it).
     has_captions: bool = Field(default=False, description="embeddings/captions.json belongs to this build")
     caption_columns: list[str] = Field(

@@ -9,8 +9,6 @@ whether captions and metadata belong to it.
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,10 +18,10 @@ import faiss
 import numpy as np
 from pydantic import ValidationError
 
-from imagesearch.config import INDEX_RELPATH, MANIFEST_RELPATH, URLS_RELPATH, Settings
+from imagesearch.config import INDEX_RELPATH, MANIFEST_RELPATH, URLS_RELPATH, VECTORS_RELPATH, Settings
 from imagesearch.errors import IndexLoadError, InvalidQueryError
 from imagesearch.index import commit
-from imagesearch.index.factory import apply_search_params
+from imagesearch.index.index_files import index_writers, read_index, verify
 from imagesearch.index.manifest import (
     CAPTIONS_RELPATH,
     METADATA_RELPATH,
@@ -34,6 +32,7 @@ from imagesearch.index.manifest import (
     loads_urls,
 )
 from imagesearch.index.metadata import MetadataTable
+from imagesearch.index.tuning import apply_search_params
 from imagesearch.vectors import FloatArray
 
 
@@ -82,7 +81,14 @@ def index_type_name(index: Any) -> str:
     return type(index).__name__
 
 
-BUNDLE_RELPATHS = (INDEX_RELPATH, URLS_RELPATH, CAPTIONS_RELPATH, METADATA_RELPATH, MANIFEST_RELPATH)
+BUNDLE_RELPATHS = (
+    INDEX_RELPATH,
+    VECTORS_RELPATH,
+    URLS_RELPATH,
+    CAPTIONS_RELPATH,
+    METADATA_RELPATH,
+    MANIFEST_RELPATH,
+)
 
 
 def save_bundle(
@@ -93,12 +99,12 @@ def save_bundle(
     captions: list[str] | None = None,
     metadata: MetadataTable | None = None,
 ) -> Manifest:
-    """Write index, URL list, captions and metadata (if any) and manifest (with checksums) as one
-    atomic commit.
+    """Write index (both files of a two-stage one), URL list, captions and metadata (if any) and
+    manifest (with checksums) as one atomic commit.
 
     The index goes straight from FAISS to its staged file and is hashed from there by streaming,
-    so saving needs no second in-memory copy of it. Without captions (metadata), a file an older
-    build left stays but no longer counts: the manifest says the index has none.
+    so saving needs no second in-memory copy of it. Without captions (metadata, a vectors file),
+    a file an older build left stays but no longer counts: the manifest says the index has none.
     """
     _check_aligned(index, urls, captions, metadata)
     recover(settings.data_dir)
@@ -108,7 +114,10 @@ def save_bundle(
             staged.stage(settings.data_dir / CAPTIONS_RELPATH, dumps_captions(captions))
         if metadata is not None:
             staged.stage(settings.data_dir / METADATA_RELPATH, metadata.to_parquet_bytes())
-        staged.stage(settings.index_path, _index_writer(index))
+        writers = index_writers(settings, index)
+        for target, writer in writers.items():
+            staged.stage(target, writer)
+        two_stage = settings.vectors_path in writers
         manifest = manifest.model_copy(
             update={
                 "count": len(urls),
@@ -119,6 +128,8 @@ def save_bundle(
                 "caption_columns": manifest.caption_columns if captions is not None else [],
                 "has_metadata": metadata is not None,
                 "metadata_fields": dict(metadata.fields) if metadata is not None else {},
+                "vectors_file": str(VECTORS_RELPATH) if two_stage else "",
+                "vectors_bytes": staged.size(settings.vectors_path) if two_stage else 0,
             }
         )
         staged.stage(settings.manifest_path, manifest.model_dump_json(indent=2).encode())
@@ -135,13 +146,6 @@ def _check_aligned(
         raise ValueError(f"{len(captions)} captions for {len(urls)} URLs")
     if metadata is not None and metadata.rows != len(urls):
         raise ValueError(f"{metadata.rows} metadata rows for {len(urls)} URLs")
-
-
-def _index_writer(index: Any) -> Callable[[Path], None]:
-    def write(path: Path) -> None:
-        faiss.write_index(index, str(path))
-
-    return write
 
 
 def recover(data_dir: Path, remove_orphans: bool = True) -> None:
@@ -191,16 +195,12 @@ def load_bundle(settings: Settings) -> IndexBundle:
     """Load and cross-check index, URLs and manifest; raise IndexLoadError on any mismatch."""
     recover(settings.data_dir, remove_orphans=False)
     manifest = read_manifest(settings)
-    for path in (settings.index_path, settings.urls_path):
-        if not path.is_file():
-            raise IndexLoadError(f"{path} is missing; rebuild the index with run_pipeline.py")
+    if not settings.urls_path.is_file():
+        raise IndexLoadError(f"{settings.urls_path} is missing; rebuild the index with run_pipeline.py")
     urls_bytes = settings.urls_path.read_bytes()
     if settings.verify_checksums:
-        _verify(manifest, URLS_RELPATH, hashlib.sha256(urls_bytes).hexdigest())
-    if settings.index_path.stat().st_size >= settings.mmap_min_bytes:
-        index = _read_index_mapped(settings, manifest)
-    else:
-        index = _read_index_bytes(settings, manifest)
+        verify(manifest, URLS_RELPATH, hashlib.sha256(urls_bytes).hexdigest())
+    index = read_index(settings, manifest)
     urls = loads_urls(urls_bytes)
     if not (index.ntotal == len(urls) == manifest.count):
         raise IndexLoadError(
@@ -249,47 +249,5 @@ def _read_listed(settings: Settings, manifest: Manifest, relpath: Path) -> bytes
         raise IndexLoadError(f"{path} is missing; rebuild the index with run_pipeline.py")
     data = path.read_bytes()
     if settings.verify_checksums:
-        _verify(manifest, relpath, hashlib.sha256(data).hexdigest())
+        verify(manifest, relpath, hashlib.sha256(data).hexdigest())
     return data
-
-
-def _read_index_bytes(settings: Settings, manifest: Manifest) -> Any:
-    index_bytes = settings.index_path.read_bytes()
-    if settings.verify_checksums:
-        _verify(manifest, INDEX_RELPATH, hashlib.sha256(index_bytes).hexdigest())
-    try:
-        return faiss.deserialize_index(np.frombuffer(index_bytes, dtype=np.uint8))
-    except RuntimeError as exc:
-        raise IndexLoadError(f"{settings.index_path} is not a readable FAISS index: {exc}") from exc
-
-
-def _read_index_mapped(settings: Settings, manifest: Manifest) -> Any:
-    """Hash by streaming, then let FAISS memory-map the vectors / inverted lists.
-
-    The pages are shared between worker processes and loaded on demand, so a large index
-    starts fast. A save replaces the file by rename, so a mapped older file stays intact;
-    the inode check catches a save that lands between hashing and mapping.
-    """
-    path = settings.index_path
-    with path.open("rb") as handle:
-        hashed_inode = os.fstat(handle.fileno()).st_ino
-        if settings.verify_checksums:
-            _verify(manifest, INDEX_RELPATH, hashlib.file_digest(handle, "sha256").hexdigest())
-    try:
-        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
-    except RuntimeError as exc:
-        raise IndexLoadError(f"{path} is not a readable FAISS index: {exc}") from exc
-    if path.stat().st_ino != hashed_inode:
-        raise IndexLoadError(f"{path} was replaced while it was loading; load again")
-    return index
-
-
-def _verify(manifest: Manifest, relpath: Path, actual: str) -> None:
-    expected = manifest.checksums.get(str(relpath))
-    if expected is None:
-        raise IndexLoadError(f"manifest has no checksum for {relpath}")
-    if actual != expected:
-        raise IndexLoadError(
-            f"{relpath} does not match the manifest checksum (tampered, truncated or from "
-            "another build); rebuild the index"
-        )

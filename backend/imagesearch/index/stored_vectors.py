@@ -2,9 +2,11 @@
 
 Flat and HNSW indexes keep the vectors as added, so these are exactly the encoder's outputs.
 IVF indexes need a direct map (id -> inverted list slot) to look vectors up; it is built once,
-on first use, under a lock. For PQ / SQ encodings the stored vector is the *compressed*
-approximation the index searches with, not the original embedding: neighbours of an image are
-then the neighbours of its compressed code (what the index itself would rank).
+on first use, under a lock. A two-stage index reconstructs from its flat second stage (the
+exact vectors, mapped from disk) and needs none: its IVF first stage is left alone.
+For PQ / SQ encodings the stored vector is the *compressed* approximation the index searches
+with, not the original embedding: neighbours of an image are then the neighbours of its
+compressed code (what the index itself would rank).
 """
 
 from __future__ import annotations
@@ -47,8 +49,17 @@ class StoredVectors:
                 self._ready = True
 
 
+def stores_exact_vectors(index: Any) -> bool:
+    """Does ``reconstruct`` return the vectors as added? (Not for PQ / SQ codes.)"""
+    if isinstance(index, faiss.IndexRefine):
+        return isinstance(faiss.downcast_index(index.refine_index), faiss.IndexFlat)
+    return isinstance(index, (faiss.IndexFlat, faiss.IndexHNSWFlat, faiss.IndexIVFFlat))
+
+
 def _ivf_of(index: Any) -> Any:
     """The IVF index inside ``index`` (itself, or under a pre-transform), or None."""
+    if isinstance(index, faiss.IndexRefine):  # reconstructs from refine_index, not the IVF
+        return None
     try:
         return faiss.extract_index_ivf(index)
     except RuntimeError:

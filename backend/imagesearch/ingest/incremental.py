@@ -8,7 +8,7 @@ Image facts (size, EXIF, file date) are reused with the vectors; CSV metadata an
 are never reused: they always come from the current source file, by position, so an
 edited caption takes effect and ``captions[i]`` stays with vector ``i``.
 Reuse needs the same encoder (the manifest's encoder id) and an index that stores vectors
-exactly (flat, HNSW-flat, IVF-flat); otherwise everything is encoded again.
+exactly (flat, HNSW-flat, IVF-flat, two-stage); otherwise everything is encoded again.
 """
 
 from __future__ import annotations
@@ -24,15 +24,15 @@ import numpy as np
 from imagesearch.config import Settings
 from imagesearch.encoders.protocol import Encoder
 from imagesearch.errors import IndexLoadError
+from imagesearch.index import two_stage
 from imagesearch.index.metadata import MetadataTable, concat_tables
 from imagesearch.index.store import load_bundle
+from imagesearch.index.stored_vectors import stores_exact_vectors
 from imagesearch.ingest.facts import FACT_TYPES, OCR_FACT_TYPES
 from imagesearch.ingest.types import Embedded
 from imagesearch.vectors import FloatArray
 
 logger = logging.getLogger(__name__)
-
-_EXACT_STORAGE = (faiss.IndexFlat, faiss.IndexHNSWFlat, faiss.IndexIVFFlat)
 
 
 @dataclass(frozen=True)
@@ -64,12 +64,12 @@ def load_reusable(settings: Settings, encoder: Encoder, ocr_id: str = "") -> Reu
     if ocr_id and bundle.manifest.ocr_engine != ocr_id:
         logger.info("incremental: the existing index has no text read by %s; encoding everything", ocr_id)
         return None
-    if not isinstance(bundle.index, _EXACT_STORAGE):
+    if not stores_exact_vectors(bundle.index):
         logger.info(
             "incremental: %s stores no exact vectors; encoding everything", type(bundle.index).__name__
         )
         return None
-    ivf = faiss.try_extract_index_ivf(bundle.index)
+    ivf = None if two_stage.stages(bundle.index) else faiss.try_extract_index_ivf(bundle.index)
     if ivf is not None:
         ivf.make_direct_map()  # IVF lists need an id -> list map to reconstruct
     rows: dict[str, int] = {}

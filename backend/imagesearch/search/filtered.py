@@ -8,13 +8,16 @@ Two paths, chosen per call (measurements in ``bench/RESULTS.md``):
   of HNSW's flat ``storage``), or every inverted list of an IVF index (``nprobe = nlist``; the
   selector is tested before each distance, so only allowed vectors cost a dot product). For
   IVF-Flat this is exact; for PQ codes it is exact over the *compressed* vectors, i.e. the
-  order the index itself would give them. Ties are completed and broken by id (see ``_exact``).
+  order the index itself would give them. For a two-stage index it scans the full vectors of
+  its second stage (memory-mapped): exact cosine. Ties are completed and broken by id (see ``_exact``).
 - **ANN**: the index's own search with the selector and a knob (efSearch / nprobe) raised by
   the inverse of the filter's selectivity *around the query*: an unfiltered probe of the
   query's ``PROBE_K`` nearest ids shows how many the filter keeps there. A filter that keeps the
   query's neighbourhood (metadata correlated with content) needs little more search than no
   filter; one that removes it (the adversarial case) sends the search out to where neighbours
-  are sparse and almost equidistant, which the cost rule below turns into an exact scan.
+  are sparse and almost equidistant, which the cost rule below turns into an exact scan. A
+  two-stage index filters in its IVF first stage (the selector and raised nprobe go to it) and
+  re-ranks the allowed candidates exactly, so its scores are exact on this path too.
 
 Exact when the allowed ids are few (``exact_scan_max``), or when the raised knob would cost
 more than scanning them: HNSW visits about ``HNSW_STEP_COST`` distance computations per
@@ -37,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from imagesearch import compute
+from imagesearch.index import two_stage
 from imagesearch.search.ranking import Candidates
 from imagesearch.telemetry import stage
 from imagesearch.vectors import FloatArray
@@ -67,10 +71,10 @@ class _Mask:
 
 @dataclass(frozen=True)
 class _Plan:
-    kind: str  # "flat" | "hnsw" | "ivf" | "other"
+    kind: str  # "flat" | "hnsw" | "ivf" | "refine" (two-stage) | "other"
     knob: int  # efSearch / nprobe the index is tuned to (0: none)
     nlist: int = 0
-    exact_index: Any = None  # the flat index an exact scan searches ("flat", "hnsw")
+    exact_index: Any = None  # the flat index an exact scan searches ("flat", "hnsw", "refine")
 
 
 class FilteredSearch:
@@ -129,7 +133,7 @@ class FilteredSearch:
             knob = self._choose_knob(query, mask, k)
             if knob is None:
                 return self._exact(query, mask, k)
-            scores, ids = self.index.search(query, k, params=_params(self._plan.kind, mask.selector, knob))
+            scores, ids = self.index.search(query, k, params=self._ann_params(mask.selector, knob, k))
             if int((ids[0] >= 0).sum()) < min(k, mask.count):  # ran out before k allowed ids
                 return self._exact(query, mask, k)
             return _ordered(scores[0], ids[0], k)
@@ -165,10 +169,17 @@ class FilteredSearch:
         if plan.kind == "hnsw":
             ef = math.ceil(max(plan.knob, k) * HNSW_MARGIN / share)
             return None if ef * HNSW_STEP_COST >= count else ef
-        if plan.kind == "ivf":
+        if plan.kind in ("ivf", "refine") and plan.nlist:
             nprobe = math.ceil(plan.knob * math.ceil(k / RECALL_K) * IVF_MARGIN / share)
             return None if nprobe >= plan.nlist * IVF_EXACT_SHARE else min(nprobe, plan.nlist)
         return 0  # other index types: their own search with the selector, no knob
+
+    def _ann_params(self, selector: Any, knob: int, k: int) -> Any:
+        plan = self._plan
+        if plan.kind != "refine":
+            return _params(plan.kind, selector, knob)
+        first = _params("ivf" if plan.nlist else "other", selector, knob)
+        return two_stage.search_params(self.index, k, first)
 
     def _exact(self, query: FloatArray, mask: _Mask, k: int) -> Candidates:
         """The true top-k of the allowed ids, ties at the cut broken by id.
@@ -187,7 +198,7 @@ class FilteredSearch:
 
     def _scan(self, query: FloatArray, selector: Any, fetch: int) -> Candidates:
         plan = self._plan
-        if plan.exact_index is not None:  # the flat vectors: the index itself or HNSW's storage
+        if plan.exact_index is not None:  # the flat vectors: the index, HNSW's storage, the 2nd stage
             index, params = plan.exact_index, _params("flat", selector, 0)
         else:  # every inverted list (or, for other types, their own search with the selector)
             index, params = self.index, _params(plan.kind, selector, plan.nlist)
@@ -221,7 +232,13 @@ def _plan_of(index: Any) -> _Plan:
     if isinstance(inner, faiss.IndexHNSW) and inner is index:
         storage = faiss.downcast_index(index.storage)
         return _Plan(kind="hnsw", knob=int(index.hnsw.efSearch), exact_index=storage)
-    ivf = faiss.try_extract_index_ivf(index)
+    ivf = faiss.try_extract_index_ivf(index)  # also the first stage of a two-stage index
+    if isinstance(index, faiss.IndexRefine):
+        refine = faiss.downcast_index(index.refine_index)
+        flat = refine if isinstance(refine, faiss.IndexFlat) else None
+        if ivf is None:
+            return _Plan(kind="refine", knob=0, exact_index=flat)
+        return _Plan(kind="refine", knob=int(ivf.nprobe), nlist=int(ivf.nlist), exact_index=flat)
     if ivf is not None:
         return _Plan(kind="ivf", knob=int(ivf.nprobe), nlist=int(ivf.nlist))
     return _Plan(kind="other", knob=0)

@@ -1,5 +1,6 @@
 """FAISS searches of one loaded index, on the process's compute thread with a chosen OpenMP
-thread count (``IMAGESEARCH_FAISS_THREADS``)."""
+thread count (``IMAGESEARCH_FAISS_THREADS``). A two-stage index is searched the same way, with
+per-call parameters that keep its candidate pool at what the tuning measured (``two_stage.py``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from imagesearch import compute
+from imagesearch.index import two_stage
 from imagesearch.search.ranking import Candidates
 from imagesearch.telemetry import stage
 from imagesearch.vectors import FloatArray
@@ -38,10 +40,16 @@ class IndexSearch:
         """
         threads = self._threads
         if not threads:
-            return self.index.search(query, k)  # type: ignore[no-any-return]
+            return self._search_index(query, k)
         previous = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(threads)
         try:
-            return self.index.search(query, k)  # type: ignore[no-any-return]
+            return self._search_index(query, k)
         finally:
             faiss.omp_set_num_threads(previous)
+
+    def _search_index(self, query: FloatArray, k: int) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+        index: Any = self.index
+        if isinstance(index, faiss.IndexRefine):
+            return index.search(query, k, params=two_stage.search_params(index, k))
+        return index.search(query, k)  # type: ignore[no-any-return]

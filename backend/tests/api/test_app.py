@@ -32,6 +32,7 @@ def test_health_reports_the_index(api: Server, built_index: BuiltIndex) -> None:
     assert body["model"] == "test-tiny-clip" and body["index_type"] == "IndexFlatIP"
     assert body["encoder"] == built_index.report.manifest.encoder_id
     assert body["index_factory"] == "Flat" and body["search_params"] == {} and body["recall_at_10"] == 1.0
+    assert body["vectors_on_disk"] is False and body["vectors_file_bytes"] == 0  # one-stage index
     assert body["query_runtime"] == "onnxruntime fp32"  # built at start-up, the exact default
 
 

@@ -8,12 +8,15 @@ import faiss
 import numpy as np
 import pytest
 
+from imagesearch.index import two_stage
 from imagesearch.search import filtered
 from imagesearch.search.filtered import FilteredSearch
 from imagesearch.search.ranking import Ranker, RankOptions
 
 N, DIM, K = 4000, 64, 10
 FACTORIES = ("Flat", "HNSW32,Flat", "IVF32,Flat", "OPQ16,IVF32,PQ16x4")
+TWO_STAGE = "IVF32,PQ16x4fs,RFlat"  # fast-scan codes, re-ranked from the exact vectors
+EXACT_SCORES = (*FACTORIES[:3], TWO_STAGE)  # indexes whose scores are exact inner products
 SHARES = (0.001, 0.01, 0.1, 0.5, 1.0)
 
 
@@ -46,6 +49,11 @@ def indexes(vectors: np.ndarray) -> dict[str, Any]:
         index.add(vectors)
         built[factory] = index
     faiss.extract_index_ivf(built["OPQ16,IVF32,PQ16x4"]).nprobe = 4
+    base = faiss.index_factory(DIM, two_stage.first_stage(TWO_STAGE), faiss.METRIC_INNER_PRODUCT)
+    base.train(vectors)
+    base.add(vectors)
+    built[TWO_STAGE] = two_stage.join(base, two_stage.vectors_index(vectors))
+    faiss.ParameterSpace().set_index_parameters(built[TWO_STAGE], "nprobe=4,k_factor_rf=8")
     return built
 
 
@@ -82,7 +90,7 @@ def _assert_exact(
     assert len(ids) == len(scores) == k
 
 
-@pytest.mark.parametrize("factory", FACTORIES[:3])
+@pytest.mark.parametrize("factory", EXACT_SCORES)
 @pytest.mark.parametrize("count", [0, 1, 5, 4, 40, 400, 2000, N])
 def test_exact_path_matches_the_oracle(indexes, vectors, queries, factory, count) -> None:
     searcher = FilteredSearch(indexes[factory], faiss_threads=1, exact_scan_max=N)
@@ -105,7 +113,7 @@ def test_pq_exact_path_is_exact_over_the_stored_codes(indexes, queries) -> None:
         np.testing.assert_allclose(scores, want_scores, atol=1e-4)
 
 
-@pytest.mark.parametrize("factory", FACTORIES[1:3])
+@pytest.mark.parametrize("factory", EXACT_SCORES[1:])
 @pytest.mark.parametrize("share", SHARES)
 def test_ann_path_keeps_recall(indexes, vectors, queries, factory, share, monkeypatch) -> None:
     # Force the ANN path wherever it is possible, so the raised efSearch / nprobe are what is tested.
@@ -116,30 +124,32 @@ def test_ann_path_keeps_recall(indexes, vectors, queries, factory, share, monkey
     hits = 0
     for query in queries:
         assert searcher.choose_path(query[None], mask, K) == "ann"
-        _, ids = searcher.search(query[None], mask, K)
+        scores, ids = searcher.search(query[None], mask, K)
         assert mask[ids].all() and len(set(ids.tolist())) == K
+        np.testing.assert_allclose(scores, vectors[ids] @ query, rtol=0, atol=1e-5)
         hits += len(set(ids.tolist()) & set(_oracle(vectors, mask, query, K)[1].tolist()))
     assert hits / (K * len(queries)) >= 0.95
 
 
-@pytest.mark.parametrize("factory", FACTORIES)
+@pytest.mark.parametrize("factory", [*FACTORIES, TWO_STAGE])
 @pytest.mark.parametrize("share", SHARES)
 def test_default_choice_is_exact_or_keeps_recall(indexes, vectors, queries, factory, share) -> None:
     searcher = FilteredSearch(indexes[factory], faiss_threads=1, exact_scan_max=256)
     mask = _mask(int(share * N))
-    rows = _stored(indexes[factory]) if "PQ" in factory else vectors
+    exact_scores = factory in EXACT_SCORES
+    rows = vectors if exact_scores else _stored(indexes[factory])
     want, hits = min(K, int(mask.sum())), 0
     for query in queries:
         scores, ids = searcher.search(query[None], mask, K)
         expected = _oracle(rows, mask, query, K)
         assert (ids[:want] >= 0).all() and mask[ids[:want]].all() and (ids[want:] == -1).all()
-        if "PQ" not in factory and searcher.choose_path(query[None], mask, K) == "exact":
+        if exact_scores and searcher.choose_path(query[None], mask, K) == "exact":
             _assert_exact(scores, ids, expected, K)
         hits += len(set(ids[:want].tolist()) & set(expected[1].tolist()))
     assert hits / (want * len(queries)) >= 0.95
 
 
-@pytest.mark.parametrize("factory", FACTORIES[:3])
+@pytest.mark.parametrize("factory", EXACT_SCORES)
 def test_ties_are_broken_by_id_at_the_cut(indexes, vectors, factory) -> None:
     searcher = FilteredSearch(indexes[factory], faiss_threads=1, exact_scan_max=N)
     mask = np.ones(N, dtype=bool)
@@ -201,3 +211,34 @@ def test_the_ranker_pages_a_filter_in_the_oracle_order(indexes, vectors, queries
     _, want = _oracle(vectors, mask, queries[0], 40)
     assert [item.id for item in page.items] == want[20:40].tolist()
     assert page.has_more
+
+
+def test_two_stage_filtered_top_k_equals_the_exact_filtered_top_k(indexes, vectors, queries) -> None:
+    # The exact path scans the full vectors: the oracle's answer, ids and scores.
+    searcher = FilteredSearch(indexes[TWO_STAGE], faiss_threads=1, exact_scan_max=N)
+    for count in (50, 400, 2000, N):
+        mask = _mask(count, seed=count)
+        for query in queries:
+            scores, ids = searcher.search(query[None], mask, K)
+            want_scores, want_ids = _oracle(vectors, mask, query, K)
+            np.testing.assert_array_equal(ids, want_ids)
+            np.testing.assert_allclose(scores, want_scores, rtol=0, atol=1e-6)
+
+
+def test_two_stage_ann_path_scores_are_exact_and_mostly_the_exact_top_k(
+    indexes, vectors, queries, monkeypatch
+) -> None:
+    # The ANN path re-ranks the filtered candidates exactly: its scores always are the true inner
+    # products, and its top-k is the oracle's whenever the candidates hold it (most queries here).
+    monkeypatch.setattr(filtered, "IVF_EXACT_SHARE", float("inf"))
+    searcher = FilteredSearch(indexes[TWO_STAGE], faiss_threads=1, exact_scan_max=0)
+    same = total = 0
+    for count in (400, 2000, N):
+        mask = _mask(count, seed=count)
+        for query in queries:
+            assert searcher.choose_path(query[None], mask, K) == "ann"
+            scores, ids = searcher.search(query[None], mask, K)
+            np.testing.assert_allclose(scores, vectors[ids] @ query, rtol=0, atol=1e-6)
+            same += int(np.array_equal(ids, _oracle(vectors, mask, query, K)[1]))
+            total += 1
+    assert same / total >= 0.9

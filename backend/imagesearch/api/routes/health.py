@@ -25,6 +25,8 @@ def build_router(settings: Settings) -> APIRouter:
             index_type=manifest.index_type,
             index_factory=manifest.index_factory,
             search_params=manifest.search_params,
+            vectors_on_disk=bool(manifest.vectors_file),
+            vectors_file_bytes=manifest.vectors_bytes,
             recall_at_10=manifest.recall_at_10,
             captions=searcher.has_captions,
             created_at=manifest.created_at,

@@ -1,0 +1,184 @@
+"""Build-time tuning of the search knobs against exact search, and applying them at load.
+
+efSearch (HNSW), nprobe (IVF) and, for a two-stage index, nprobe together with the re-ranking
+factor R (``k_factor_rf``: the first stage returns k*R candidates that the second re-scores
+exactly): the cheapest setting whose recall@10 on held-out-like queries (a sample of the
+vectors, each moved off itself; see ``_exact_reference``) reaches the target. The manifest
+stores them and ``index_files`` applies them at load.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+import faiss
+import numpy as np
+
+from imagesearch.vectors import FloatArray
+
+logger = logging.getLogger(__name__)
+
+EF_SEARCH_STEPS = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+K_FACTOR_STEPS = (1, 2, 4, 8, 16, 32, 64)
+TUNING_QUERIES = 1000
+RECALL_K = 10
+PLATEAU_GAIN = 0.005  # recall gained by two more doublings of a knob that is not worth their cost
+# One re-scored candidate (a 512-d float dot product from the mapped vectors, in page cache) cost
+# about as much as 64 fast-scan PQ code distances on the 2-core dev VM (100k clustered 512-d:
+# +0.04 ms per 120 candidates, +0.03 ms per 5.5k codes). A cold disk read costs more, so this
+# errs towards probing more lists rather than reading more vectors.
+REFINE_COST = 64.0
+
+Reference = tuple[FloatArray, FloatArray]  # held-out-like queries (q, d), their exact 10th score (q,)
+
+
+def tune_search(index: Any, vectors: FloatArray, target: float) -> tuple[dict[str, int], float]:
+    """The cheapest knobs with recall@10 >= ``target`` on a sample of ``vectors`` (n, d) float32.
+
+    Returns the knobs (applied to ``index``) and the recall they measured. When the target is out
+    of reach (compressed PQ codes cap recall whatever the knob), climbing stops once two more
+    doublings gain less than ``PLATEAU_GAIN`` and keeps the value that showed it (queries from
+    outside the collection saturate a little later than the tuning ones): an exhaustive nprobe
+    would cost far more for no better answers.
+    """
+    reference = _exact_reference(vectors)
+    if isinstance(index, faiss.IndexRefine):
+        params, recall = _tune_two_stage(index, vectors, reference, target)
+    else:
+        name, steps = _knob(index)
+        if name is None:
+            return {}, measure_recall(index, vectors, *reference)
+        tried: dict[tuple[int, ...], float] = {}
+        _climb(index, vectors, reference, [{name: value} for value in steps], target, tried)
+        params, recall = _pick(tried, [name], target, lambda key: float(key[0]), list(tried)[-1])
+    if recall < target:
+        logger.warning(
+            "recall@10 %.3f at %s is the most this %s reaches (target %.2f): more search gains "
+            "nothing; IVF-Flat (a bigger IMAGESEARCH_INDEX_MEMORY_GB) or a larger code gets closer",
+            recall,
+            params,
+            type(index).__name__,
+            target,
+        )
+    apply_search_params(index, params)
+    return params, recall
+
+
+def _tune_two_stage(
+    index: Any, vectors: FloatArray, reference: Reference, target: float
+) -> tuple[dict[str, int], float]:
+    """nprobe and R: for each R from the largest down, the smallest nprobe that reaches the
+    target (a smaller R needs at least the nprobe of a larger one, so each climb starts where
+    the last one ended), then the pair with the lowest cost; about |R| + |nprobe| searches."""
+    _, steps = _knob(index)
+    per_list = float(index.ntotal) / max(steps[-1], 1)
+    tried: dict[tuple[int, ...], float] = {}
+    start = 0
+    for k_factor in reversed(K_FACTOR_STEPS):
+        grid = [{"nprobe": nprobe, "k_factor_rf": k_factor} for nprobe in steps[start:]]
+        reached = _climb(index, vectors, reference, grid, target, tried)
+        if reached is None:
+            break  # even this R misses at the plateau: a smaller one misses too
+        start = steps.index(reached["nprobe"])
+    # Nothing reached the target only when the first climb (the largest R) did not: it stopped
+    # at its plateau, the last setting tried.
+    plateau = list(tried)[-1]
+
+    def cost(key: tuple[int, ...]) -> float:
+        return key[0] * per_list + RECALL_K * key[1] * REFINE_COST
+
+    return _pick(tried, ["nprobe", "k_factor_rf"], target, cost, plateau)
+
+
+def _climb(
+    index: Any,
+    vectors: FloatArray,
+    reference: Reference,
+    grid: list[dict[str, int]],
+    target: float,
+    tried: dict[tuple[int, ...], float],
+) -> dict[str, int] | None:
+    """Measure ``grid``'s settings in order (recording each in ``tried``) until one reaches the
+    target (returned) or recall plateaus (None)."""
+    climbed: list[float] = []
+    for params in grid:
+        apply_search_params(index, params)
+        climbed.append(measure_recall(index, vectors, *reference))
+        tried[tuple(params.values())] = climbed[-1]
+        if climbed[-1] >= target:
+            return params
+        if len(climbed) >= 3 and climbed[-1] - climbed[-3] < PLATEAU_GAIN:
+            return None
+    return None
+
+
+def _pick(
+    tried: dict[tuple[int, ...], float],
+    names: list[str],
+    target: float,
+    cost: Callable[[tuple[int, ...]], float],
+    plateau: tuple[int, ...],
+) -> tuple[dict[str, int], float]:
+    """The cheapest setting that reached the target, else ``plateau``: where the climb stopped."""
+    reached = [key for key, recall in tried.items() if recall >= target]
+    key = min(reached, key=cost) if reached else plateau
+    return dict(zip(names, key, strict=True)), tried[key]
+
+
+def _knob(index: Any) -> tuple[str | None, list[int]]:
+    inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexPreTransform) else index
+    if isinstance(inner, faiss.IndexHNSW):
+        return "efSearch", list(EF_SEARCH_STEPS)
+    ivf = faiss.try_extract_index_ivf(inner)  # also the first stage of an IndexRefine
+    if ivf is not None:
+        nlist = int(ivf.nlist)
+        steps = [2**p for p in range(int(math.log2(nlist)) + 1)]
+        return "nprobe", steps if steps[-1] == nlist else [*steps, nlist]
+    return None, []
+
+
+def _exact_reference(vectors: FloatArray) -> Reference:
+    """Held-out-like queries and, for each, its exact 10th-best score.
+
+    Queries that are themselves in the index overstate ANN recall (the graph or list leads
+    straight to them), so each sampled vector is moved in a random direction by the median
+    distance to its 10th neighbour: a point of the same distribution that the index does not hold.
+    """
+    rng = np.random.default_rng(0)
+    rows = np.sort(rng.choice(len(vectors), min(TUNING_QUERIES, len(vectors)), replace=False))
+    exact = faiss.IndexFlatIP(vectors.shape[1])
+    exact.add(vectors)
+    k = min(RECALL_K, len(vectors))
+    scores, _ = exact.search(vectors[rows], min(k + 1, len(vectors)))
+    radius = float(np.sqrt(max(2.0 - 2.0 * float(np.median(scores[:, -1])), 0.0)))
+    noise = rng.normal(size=(len(rows), vectors.shape[1])).astype(np.float32)
+    queries = vectors[rows] + radius * noise / np.linalg.norm(noise, axis=1, keepdims=True)
+    queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
+    scores, _ = exact.search(queries, k)
+    return queries, scores[:, -1]
+
+
+def measure_recall(index: Any, vectors: FloatArray, queries: FloatArray, kth: FloatArray) -> float:
+    """recall@10: the share of returned results scoring at least the exact 10th-best score.
+
+    Compared by score, not id, so near-duplicate vectors tied at the cut-off are not misses.
+    Scores are recomputed from ``vectors``, since compressed (PQ) indexes return approximate ones.
+    """
+    k = min(RECALL_K, int(index.ntotal))
+    if not k or not len(queries):
+        return 1.0
+    _, ids = index.search(queries, k)
+    exact = np.einsum("qkd,qd->qk", vectors[np.maximum(ids, 0)], queries)
+    hits = (ids >= 0) & (exact >= kth[:, None] - 1e-5)
+    return float(hits.sum()) / (len(queries) * k)
+
+
+def apply_search_params(index: Any, params: dict[str, int]) -> None:
+    """Set efSearch / nprobe / k_factor_rf (also through an OPQ pre-transform or an IndexRefine:
+    ParameterSpace gives ``k_factor_rf`` to the IndexRefine and every other name to its first stage)."""
+    space = faiss.ParameterSpace()
+    for name, value in params.items():
+        space.set_index_parameter(index, name, value)

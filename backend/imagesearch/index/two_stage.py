@@ -1,0 +1,76 @@
+"""The two-stage index: compressed codes in RAM propose, exact vectors on disk decide.
+
+A ``faiss.IndexRefine`` whose first stage (``base_index``: IVF over fast-scan or OPQ PQ codes)
+returns k*R candidates (R = ``k_factor``, tuned at build) and whose second stage
+(``refine_index``: an ``IndexFlatIP`` holding every full float32 vector in id order) re-scores
+them by exact inner product, i.e. exact cosine over unit vectors. So the scores it returns are
+exact and its top k is the true top k whenever the candidates contain it.
+
+The two stages are stored as two files (``index_files.py``) so the vectors can be memory-mapped
+on their own: at 10M x 512-d they are 20 GB that only the candidates' pages are read of.
+``IndexRefine`` does not own its stages; faiss's Python constructor keeps references to both,
+and so does the index built here (``referenced_objects``), so neither is freed while it lives.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faiss
+import numpy as np
+
+from imagesearch.vectors import FloatArray
+
+REFINE_SUFFIX = ",RFlat"  # faiss's own factory syntax for "re-rank with the flat vectors"
+TUNED_K = 10  # the k that R was tuned for (tuning.RECALL_K)
+
+
+def is_two_stage(factory: str) -> bool:
+    return factory.endswith(REFINE_SUFFIX)
+
+
+def first_stage(factory: str) -> str:
+    """The factory string of the first stage (``factory`` itself for a one-stage index)."""
+    return factory[: -len(REFINE_SUFFIX)] if is_two_stage(factory) else factory
+
+
+def vectors_index(vectors: FloatArray) -> Any:
+    """The second stage: an IndexFlatIP over ``vectors`` (n, d) float32, in id order."""
+    refine = faiss.IndexFlatIP(vectors.shape[1])
+    refine.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return refine
+
+
+def join(base: Any, refine: Any) -> Any:
+    """The two-stage index over ``base`` and ``refine``; ValueError when they do not belong together."""
+    # downcast_index gives a second proxy that does not own the C++ object: check through it, but
+    # keep (and reference) the caller's owning objects, or they would be freed under the index.
+    flat = faiss.downcast_index(refine)
+    if not isinstance(flat, faiss.IndexFlat) or flat.metric_type != faiss.METRIC_INNER_PRODUCT:
+        raise ValueError(f"the second stage must be an inner-product IndexFlat, not {type(flat).__name__}")
+    if (base.ntotal, base.d) != (refine.ntotal, refine.d):
+        raise ValueError(
+            f"the first stage has {base.ntotal} vectors of dimension {base.d}, the vectors file "
+            f"{refine.ntotal} of dimension {refine.d}"
+        )
+    index: Any = faiss.IndexRefine(base, refine)
+    index.referenced_objects = [base, refine]  # the C++ index holds raw pointers to both
+    return index
+
+
+def stages(index: Any) -> tuple[Any, Any] | None:
+    """(first stage, second-stage IndexFlatIP) of a two-stage index; None for any other index."""
+    if not isinstance(index, faiss.IndexRefine):
+        return None
+    return faiss.downcast_index(index.base_index), faiss.downcast_index(index.refine_index)
+
+
+def search_params(index: Any, k: int, base_params: Any = None) -> Any:
+    """Per-call parameters of a two-stage ``index`` for a top-``k`` search: never fewer than the
+    TUNED_K * R candidates that the tuning measured (a top-1 search would otherwise re-rank
+    only R), and ``base_params`` (nprobe, an ID selector) for the first stage."""
+    module: Any = faiss  # faiss's bundled stubs lack the keyword constructors
+    k_factor = float(index.k_factor) * max(1.0, TUNED_K / max(k, 1))
+    if base_params is None:
+        return module.IndexRefineSearchParameters(k_factor=k_factor)
+    return module.IndexRefineSearchParameters(k_factor=k_factor, base_index_params=base_params)
