@@ -133,7 +133,10 @@ class Settings(BaseSettings):
 
     # Index choice and loading (see imagesearch/index/factory.py).
     index_memory_gb: float = Field(default=4.0, gt=0, description="RAM the index may use; picks the type")
-    index_factory: str = Field(default="", description="force a FAISS factory string, e.g. 'HNSW32,Flat'")
+    index_factory: str = Field(
+        default="",
+        description="force a FAISS factory string, e.g. 'IVF1024,Flat' or 'IVF1024,PQ64x4fs,RFlat'",
+    )
     flat_max_vectors: int = Field(default=50_000, ge=0, description="exact search below this many vectors")
     index_target_recall: float = Field(default=0.95, gt=0, le=1, description="recall@10 the knobs aim at")
     mmap_min_bytes: int = Field(
