@@ -123,6 +123,7 @@ COLUMNS = {
     "rss_queries_mb": "{:.0f}",
     "vec_rss_cold_mb": "{:.1f}",
     "vec_rss_warm_mb": "{:.1f}",
+    "tuned_recall": "{:.3f}",
     "recall_at_10": "{:.3f}",
     "cold_p50_ms": "{:.2f}",
     "cold_p99_ms": "{:.2f}",
@@ -133,8 +134,8 @@ COLUMNS = {
 }
 HEADINGS = (
     "data | n | index | build | knobs | build s | index MB | vectors file MB | load s | RSS load MB | "
-    "RSS queries MB | vec MB cold | vec MB warm | recall@10 | cold p50 | cold p99 | warm p50 | "
-    "warm p99 | majflt cold | majflt warm"
+    "RSS queries MB | vec MB cold | vec MB warm | tuned recall | recall@10 | cold p50 | cold p99 | "
+    "warm p50 | warm p99 | majflt cold | majflt warm"
 )
 
 
