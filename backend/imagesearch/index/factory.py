@@ -130,6 +130,29 @@ def build_index(vectors: FloatArray, settings: Settings) -> tuple[Any, IndexTuni
     return index, IndexTuning(factory=factory, search_params=params, recall_at_10=recall)
 
 
+def build_two_stage(
+    vectors: FloatArray, settings: Settings, refine: Any, chunk_rows: int = 100_000
+) -> tuple[Any, IndexTuning]:
+    """The two-stage index over ``vectors`` (n, d) float32 that need not fit in RAM (a np.memmap):
+    the first stage is trained on a sample and filled ``chunk_rows`` at a time, ``refine`` is
+    the IndexFlatIP of the same vectors mapped from its file (``index_files.write_vectors_file``),
+    and the knobs are tuned as in ``build_index`` (exact search by blocks)."""
+    n, dim = vectors.shape
+    factory = choose_factory(n, dim, settings)
+    if not two_stage.is_two_stage(factory):
+        raise IndexBuildError(f"{factory!r} is not a two-stage factory (one ending in ,RFlat)")
+    try:
+        base: Any = faiss.index_factory(dim, two_stage.first_stage(factory), faiss.METRIC_INNER_PRODUCT)
+        base.train(np.ascontiguousarray(_training_sample(vectors, factory), dtype=np.float32))
+        for start in range(0, n, chunk_rows):
+            base.add(np.ascontiguousarray(vectors[start : start + chunk_rows], dtype=np.float32))
+        index = two_stage.join(base, refine)
+    except (RuntimeError, ValueError) as exc:
+        raise IndexBuildError(f"cannot build a {factory!r} index over {n} vectors: {exc}") from exc
+    params, recall = tune_search(index, vectors, settings.index_target_recall)
+    return index, IndexTuning(factory=factory, search_params=params, recall_at_10=recall)
+
+
 def _training_sample(vectors: FloatArray, factory: str) -> FloatArray:
     nlist = max(_int_after(factory, "IVF"), 1)
     size = min(len(vectors), max(64 * nlist, 65_536))
