@@ -98,6 +98,10 @@ bench-latency: setup ## query latency before/after (text, repeated, image upload
 bench-ann: setup ## ANN index types on clustered 512-d vectors: 100k (FULL=1 adds 1M), one table
 	$(PY) bench/bench_ann.py $(if $(FULL),--full)
 
+# The real images the 'fitted' data of bench-scale is fitted to (Debian packages, data inside);
+# defined before the rule, since make expands a prerequisite when it reads the rule.
+SCALE_DATA_STAMP := /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+
 .PHONY: bench-scale
 bench-scale: setup-demo $(SCALE_DATA_STAMP) ## issue 19: Flat/HNSW/IVF-Flat/two-stage at 100k+1M (SIZES="..." e.g. 10000000), synthetic + fitted data, resumable
 	$(PY) bench/bench_scale.py $(if $(SIZES),--sizes $(SIZES))
@@ -181,8 +185,6 @@ $(OCR_STAMP):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	  libgl1 libglib2.0-0 fonts-dejavu-core tesseract-ocr tesseract-ocr-eng
 
-# The real images the 'fitted' data of bench-scale is fitted to (Debian packages, data inside).
-SCALE_DATA_STAMP := /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
 $(SCALE_DATA_STAMP):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
