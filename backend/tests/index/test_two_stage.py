@@ -105,13 +105,15 @@ def test_the_chooser_picks_two_stage_where_ivf_flat_does_not_fit_and_tuning_reac
     index, tuning = build_index(vectors, settings)
     assert set(tuning.search_params) == {"nprobe", "k_factor_rf"}
     assert tuning.recall_at_10 is not None and tuning.recall_at_10 >= 0.95
-    # On held-out queries of the same clusters, judged by FAISS's exact search (a fresh sample
-    # lies farther from the vectors than the tuner's moved ones: 0.925 measured here).
+    # On new queries of the same clusters, judged by FAISS's exact search. Leave-one-out tuning
+    # with its margin measured 0.961 here and the new queries 0.947 (the moved queries tuned
+    # before measured 0.985 for 0.925): these 4-byte codes of 32-d vectors are the hardest case;
+    # 512-d collections measured >= 0.951 (tuning.HELD_OUT_MARGIN). 300 queries: +-0.004.
     queries = clustered(300, seed=2)
     _, ids = index.search(queries, K)
     _, exact = oracle(vectors).search(queries, K)
     recall = np.mean([len(set(a) & set(b)) / K for a, b in zip(ids, exact, strict=True)])
-    assert recall >= 0.9
+    assert recall >= 0.94
 
 
 def save(tmp_path: Path, built, n: int) -> Settings:
