@@ -2,8 +2,9 @@
 
 efSearch (HNSW), nprobe (IVF) and, for a two-stage index, nprobe together with the re-ranking
 factor R (``k_factor_rf``: the first stage returns k*R candidates that the second re-scores
-exactly): the cheapest setting whose recall@10 on held-out-like queries (a sample of the
-vectors, each moved off itself; see ``_exact_reference``) reaches the target. The manifest
+exactly): the cheapest setting whose recall@10 on held-out queries (a sample of the vectors,
+each searched with itself left out; see ``_exact_reference``) reaches the target plus a margin
+(``HELD_OUT_MARGIN``). The manifest
 stores them and ``index_files`` applies them at load.
 """
 
