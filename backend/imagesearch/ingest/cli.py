@@ -44,9 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, help="images per encoder batch")
     parser.add_argument("--workers", type=int, help="concurrent fetch/decode workers")
     parser.add_argument(
-        "--index-factory",
-        help="force a FAISS factory string, e.g. 'IVF1024,Flat', or 'IVF1024,PQ64x4fs,RFlat' for a "
-        "two-stage index (default: chosen by size)",
+        "--index-factory", help="a FAISS factory string, e.g. 'IVF1024,PQ64x4fs,RFlat' (default: by size)"
     )
     parser.add_argument(
         "--ocr",
