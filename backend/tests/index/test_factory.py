@@ -5,6 +5,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
+from support.manifests import manifest_for
 from support.tiny import tiny_settings
 
 from imagesearch.config import Settings
@@ -47,20 +48,6 @@ def test_choice_follows_size_and_memory_budget(n: int, memory_gb: float, expecte
 
 def test_forced_factory_string_wins() -> None:
     assert choose_factory(10, 512, Settings(index_factory="IVF4,Flat")) == "IVF4,Flat"
-
-
-def manifest_for(tuning: object) -> Manifest:
-    return Manifest(
-        encoder_id="e",
-        model="m",
-        pretrained="p",
-        dim=0,
-        count=0,
-        index_type="",
-        index_factory=tuning.factory,  # type: ignore[attr-defined]
-        search_params=tuning.search_params,  # type: ignore[attr-defined]
-        recall_at_10=tuning.recall_at_10,  # type: ignore[attr-defined]
-    )
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
+from support.manifests import manifest_for
 from support.paths import BACKEND_DIR
 from support.tiny import tiny_settings
 
@@ -19,7 +20,6 @@ from imagesearch.config import Settings
 from imagesearch.errors import IndexLoadError
 from imagesearch.index import two_stage
 from imagesearch.index.factory import build_index, choose_factory, estimate_bytes
-from imagesearch.index.manifest import Manifest
 from imagesearch.index.store import load_bundle, save_bundle
 from imagesearch.index.stored_vectors import StoredVectors, stores_exact_vectors
 
@@ -49,20 +49,6 @@ def oracle(vectors: np.ndarray) -> object:
     exact = faiss.IndexFlatIP(vectors.shape[1])
     exact.add(vectors)
     return exact
-
-
-def manifest_for(tuning: object) -> Manifest:
-    return Manifest(
-        encoder_id="e",
-        model="m",
-        pretrained="p",
-        dim=0,
-        count=0,
-        index_type="",
-        index_factory=tuning.factory,  # type: ignore[attr-defined]
-        search_params=tuning.search_params,  # type: ignore[attr-defined]
-        recall_at_10=tuning.recall_at_10,  # type: ignore[attr-defined]
-    )
 
 
 def test_second_stage_scores_are_exact_and_its_top_k_is_the_exact_one_when_the_candidates_hold_it(
