@@ -43,9 +43,7 @@ class StoredVectors:
             return
         with self._lock:
             if not self._ready:
-                ivf = _ivf_of(self._index)
-                if ivf is not None:
-                    ivf.make_direct_map()
+                enable_reconstruct(self._index)
                 self._ready = True
 
 
@@ -54,6 +52,14 @@ def stores_exact_vectors(index: Any) -> bool:
     if isinstance(index, faiss.IndexRefine):
         return isinstance(faiss.downcast_index(index.refine_index), faiss.IndexFlat)
     return isinstance(index, (faiss.IndexFlat, faiss.IndexHNSWFlat, faiss.IndexIVFFlat))
+
+
+def enable_reconstruct(index: Any) -> None:
+    """Build the id -> list map an IVF index needs to ``reconstruct`` (once; not thread-safe:
+    StoredVectors calls it under its lock). Other indexes, a two-stage one included, need none."""
+    ivf = _ivf_of(index)
+    if ivf is not None:
+        ivf.make_direct_map()
 
 
 def _ivf_of(index: Any) -> Any:

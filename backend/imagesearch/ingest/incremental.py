@@ -18,16 +18,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import faiss
 import numpy as np
 
 from imagesearch.config import Settings
 from imagesearch.encoders.protocol import Encoder
 from imagesearch.errors import IndexLoadError
-from imagesearch.index import two_stage
 from imagesearch.index.metadata import MetadataTable, concat_tables
 from imagesearch.index.store import load_bundle
-from imagesearch.index.stored_vectors import stores_exact_vectors
+from imagesearch.index.stored_vectors import enable_reconstruct, stores_exact_vectors
 from imagesearch.ingest.facts import FACT_TYPES, OCR_FACT_TYPES
 from imagesearch.ingest.types import Embedded
 from imagesearch.vectors import FloatArray
@@ -69,9 +67,7 @@ def load_reusable(settings: Settings, encoder: Encoder, ocr_id: str = "") -> Reu
             "incremental: %s stores no exact vectors; encoding everything", type(bundle.index).__name__
         )
         return None
-    ivf = None if two_stage.stages(bundle.index) else faiss.try_extract_index_ivf(bundle.index)
-    if ivf is not None:
-        ivf.make_direct_map()  # IVF lists need an id -> list map to reconstruct
+    enable_reconstruct(bundle.index)
     rows: dict[str, int] = {}
     for row, url in enumerate(bundle.urls):
         rows.setdefault(url, row)
