@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 # Cost assumed for a kind of search (and for a search's own time) before one completes (ViT-B/32
@@ -169,3 +169,41 @@ class AdmissionQueue:
 
     def _new_mean(self) -> _Mean:
         return _Mean(self._initial_cost_s, self._smoothing)
+
+
+class RetryBook:
+    """When each connection was told to come back (``Retry-After``), so that one that comes back
+    early is told again no sooner than that time.
+
+    Clients that honour Retry-After never notice it. A client that retries at once is answered as
+    soon as there is room (its retry is read and admitted like any request, so an accepted search
+    never carries a wait it did not cause), but a retry that is refused again gets its 503 only
+    when the previous one said to come back: such clients then cost the server one refusal per
+    ``Retry-After`` seconds each instead of one per round trip, which past capacity would turn the
+    cores into a refusal loop. A connection is its (host, port): one TCP connection, not a host
+    (clients behind one proxy address keep their own answers).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._not_before: dict[Hashable, float] = {}
+        self._pruned_at = 64  # size at which expired entries are next dropped
+
+    def delay_s(self, connection: Hashable | None) -> float:
+        """Seconds until ``connection`` may be refused again (0: at once)."""
+        if connection is None:
+            return 0.0
+        return max(0.0, self._not_before.get(connection, -math.inf) - self._clock())
+
+    def refused(self, connection: Hashable | None, retry_after_s: float, delay_s: float) -> None:
+        """A 503 for ``connection`` leaves after ``delay_s``, saying to retry ``retry_after_s`` later."""
+        if connection is None:
+            return
+        now = self._clock()
+        self._not_before[connection] = now + delay_s + retry_after_s
+        if len(self._not_before) >= self._pruned_at:
+            self._not_before = {key: at for key, at in self._not_before.items() if at > now}
+            self._pruned_at = max(64, 2 * len(self._not_before))
+
+    def __len__(self) -> int:
+        return len(self._not_before)

@@ -12,7 +12,7 @@ from fastapi import Depends, HTTPException, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from imagesearch.api.access import image_url
-from imagesearch.api.admission import AdmissionQueue, Refusal
+from imagesearch.api.admission import AdmissionQueue, Refusal, RetryBook
 from imagesearch.api.overload import BusyError, BusyResponse, refusing_route, report_queue
 from imagesearch.api.schemas import ErrorResponse, FacetModel, SearchResponse, SearchResult
 from imagesearch.config import Settings
@@ -66,8 +66,9 @@ class SearchGate:
         self._semaphore = asyncio.Semaphore(limit)
         self._timeout_s = timeout_s
         self.admission = admission
+        self.retries = RetryBook()  # connections told to come back later (api/admission.py)
         # The search routers' route class: refuses before a request's parameters and body are read.
-        self.route_class = refusing_route(admission)
+        self.route_class = refusing_route(admission, self.retries)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "SearchGate":
@@ -79,7 +80,7 @@ class SearchGate:
         measured as. Raises BusyError past the budget, HTTPException 503 past the timeout."""
         ticket = self.admission.admit(kind)
         if isinstance(ticket, Refusal):
-            raise BusyError(ticket)
+            raise BusyError(ticket, self.retries)
         report_queue(self.admission)
         try:
             return await asyncio.wait_for(self._run(function, *args), timeout=self._timeout_s)

@@ -18,9 +18,6 @@ from imagesearch.api.workers import SERVING, metrics_registry
 from imagesearch.telemetry import REGISTRY
 
 UNMATCHED = "<unmatched>"
-# Scope key a response sets when its client has the whole answer before the ASGI call ends (a
-# busy 503 that holds its connection, api/overload.py): the latency is measured up to there.
-ANSWERED_AT = "imagesearch.answered_at"
 
 REQUESTS = Counter(
     "imagesearch_http_requests",
@@ -71,7 +68,7 @@ class RequestMetrics:
             route = getattr(scope.get("route"), "path", UNMATCHED)
             labels = {"route": route, "method": scope.get("method", ""), "status": str(status)}
             REQUESTS.labels(**labels).inc()
-            LATENCY.labels(**labels).observe(scope.get(ANSWERED_AT, time.perf_counter()) - started)
+            LATENCY.labels(**labels).observe(time.perf_counter() - started)
 
 
 def build_metrics_router() -> APIRouter:

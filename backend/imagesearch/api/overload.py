@@ -13,7 +13,6 @@ A search admitted there is checked again at the gate (deps.SearchGate), after it
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -25,8 +24,7 @@ from pydantic import Field
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from imagesearch.api.admission import AdmissionQueue, Refusal
-from imagesearch.api.metrics import ANSWERED_AT
+from imagesearch.api.admission import AdmissionQueue, Refusal, RetryBook
 from imagesearch.api.schemas import ErrorResponse
 from imagesearch.telemetry import REGISTRY
 
@@ -63,9 +61,10 @@ class BusyResponse(ErrorResponse):
 class BusyError(Exception):
     """Raised where a search is refused; the app's handler answers it (``install_overload``)."""
 
-    def __init__(self, refusal: Refusal) -> None:
+    def __init__(self, refusal: Refusal, retries: RetryBook) -> None:
         super().__init__(refusal.message)
         self.refusal = refusal
+        self.retries = retries
 
 
 def report_queue(admission: AdmissionQueue) -> None:
@@ -74,43 +73,37 @@ def report_queue(admission: AdmissionQueue) -> None:
     QUEUE_EXPECTED.set(admission.expected_s())
 
 
-class HeldBusyResponse(JSONResponse):
-    """A 503 sent whole at once, whose connection then reads no new request for Retry-After seconds.
+class BusyAnswer(JSONResponse):
+    """A 503 sent whole, at once, or after ``delay_s`` for a connection that came back before the
+    Retry-After of its previous 503 (api/admission.py RetryBook): a sleeping coroutine, no work."""
 
-    The client has the complete answer (status, headers, Content-Length bytes) immediately; only
-    the end of the ASGI response waits, and the server (uvicorn) reads the next request of a
-    connection once its previous response has ended. A client that honours Retry-After sees no
-    difference; one that retries at once is served after Retry-After anyway, at no cost to the
-    server (a sleeping coroutine) instead of one more refusal per round trip: past capacity,
-    clients that ignore Retry-After would otherwise spend the cores on refusals (each still costs
-    its HTTP framing, ~0.4 ms of the event loop here) and collapse the throughput of the rest.
-    """
-
-    def __init__(self, refusal: Refusal) -> None:
+    def __init__(self, refusal: Refusal, delay_s: float = 0.0) -> None:
         super().__init__(
             status_code=503,
             content={"detail": refusal.message, "retry_after_s": refusal.retry_after_s},
             headers={"Retry-After": str(refusal.retry_after_s)},
         )
-        self.hold_s = float(refusal.retry_after_s)
+        self.delay_s = delay_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        await send({"type": "http.response.body", "body": self.body, "more_body": True})
-        scope[ANSWERED_AT] = time.perf_counter()  # the answer's latency, for the request metrics
-        await asyncio.sleep(self.hold_s)
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if self.delay_s > 0:
+            await asyncio.sleep(self.delay_s)
+        await super().__call__(scope, receive, send)
 
 
-def busy_response(refusal: Refusal, route: str) -> Response:
+def busy_response(refusal: Refusal, request: Request, retries: RetryBook) -> Response:
     """The 503 for a refused search (and its count): its expected time, the budget, when to retry."""
-    SHED.labels(route=route).inc()
-    return HeldBusyResponse(refusal)
+    SHED.labels(route=getattr(request.scope.get("route"), "path", "")).inc()
+    client = request.scope.get("client")
+    connection = tuple(client) if client else None
+    delay = retries.delay_s(connection)
+    retries.refused(connection, refusal.retry_after_s, delay)
+    return BusyAnswer(refusal, delay)
 
 
 async def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, BusyError)
-    return busy_response(exc.refusal, getattr(request.scope.get("route"), "path", ""))
+    return busy_response(exc.refusal, request, exc.retries)
 
 
 def install_overload(app: FastAPI) -> None:
@@ -118,7 +111,7 @@ def install_overload(app: FastAPI) -> None:
     app.add_exception_handler(BusyError, _refused)
 
 
-def refusing_route(admission: AdmissionQueue) -> type[APIRoute]:
+def refusing_route(admission: AdmissionQueue, retries: RetryBook) -> type[APIRoute]:
     """A route class that answers 503 before the parameters and body are read when the queue is over budget.
 
     The cheapest point the route is known at: under overload most requests end here (~0.4 ms of
@@ -128,12 +121,11 @@ def refusing_route(admission: AdmissionQueue) -> type[APIRoute]:
     class RefusingRoute(APIRoute):
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
             handler = super().get_route_handler()
-            route = self.path
 
             async def refuse_first(request: Request) -> Response:
                 refused = admission.refusal()
                 if refused is not None:
-                    return busy_response(refused, route)
+                    return busy_response(refused, request, retries)
                 return await handler(request)
 
             return refuse_first

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imagesearch.api.admission import AdmissionQueue, Refusal, Ticket
+from imagesearch.api.admission import AdmissionQueue, Refusal, RetryBook, Ticket
 
 
 class Clock:
@@ -160,3 +160,30 @@ def test_the_mean_follows_a_change_in_cost() -> None:
         queue.done(ticket)
     assert queue.cost_s("text") == pytest.approx(0.05, rel=0.01)  # 0.9 ** 50: the old cost is gone
     assert queue.own_s == pytest.approx(0.05, rel=0.01)
+
+
+def test_a_connection_that_comes_back_early_is_refused_no_sooner_than_it_was_told() -> None:
+    clock = Clock()
+    book = RetryBook(clock=clock)
+    client, other = ("127.0.0.1", 50001), ("127.0.0.1", 50002)
+    assert book.delay_s(client) == 0.0  # a first refusal goes out at once
+    book.refused(client, retry_after_s=2, delay_s=0.0)
+    clock.now += 0.5  # it retries before the 2 s it was told
+    assert book.delay_s(client) == pytest.approx(1.5)
+    assert book.delay_s(other) == 0.0 and book.delay_s(None) == 0.0  # per connection, not per host
+    book.refused(client, retry_after_s=1, delay_s=1.5)  # that 503 leaves at +2 s, saying 1 s more
+    clock.now += 1.5
+    assert book.delay_s(client) == pytest.approx(1.0)
+    clock.now += 1.0  # a client that waited what it was told is answered at once
+    assert book.delay_s(client) == 0.0
+
+
+def test_the_retry_book_forgets_connections_whose_time_has_passed() -> None:
+    clock = Clock()
+    book = RetryBook(clock=clock)
+    for port in range(1000):
+        book.refused(("10.0.0.1", port), retry_after_s=1, delay_s=0.0)
+        clock.now += 0.01
+    # Only the connections refused in the last second can still be early: the rest were dropped.
+    assert len(book) <= 2 * 100 + 64
+    assert book.delay_s(("10.0.0.1", 999)) > 0 and book.delay_s(("10.0.0.1", 0)) == 0.0

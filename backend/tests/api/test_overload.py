@@ -108,8 +108,7 @@ def test_busy_searches_get_503_with_retry_after_and_are_counted(busy_api: Server
     after = scrape(busy_api)
     for route in ("/search", "/similar/{image_id}", "/embed/text"):
         assert shed(after, route) - shed(before, route) == 1
-    # The request metrics count an answer when its ASGI call ends: a 503's ends once its hold
-    # (Retry-After) is over, after the client has it.
+    # The request metrics count an answer when its ASGI call ends, just after the client has it.
     wait_for(
         lambda: (
             requests(scrape(busy_api), "/search", "GET", "503") - requests(before, "/search", "GET", "503")
@@ -179,14 +178,31 @@ def test_an_upload_admitted_before_the_server_got_busy_is_refused_at_the_gate(bu
     assert shed(scrape(busy_api), "/search-by-image") - shed(before, "/search-by-image") == 1
 
 
-def test_the_connection_of_a_503_serves_the_next_request(busy_api: Server) -> None:
-    # The 503 holds its connection for Retry-After seconds (api/overload.py), then the connection
-    # carries on with the next request like any keep-alive connection.
+def test_a_connection_that_retries_at_once_is_served_when_there_is_room(busy_api: Server) -> None:
+    # A retry before Retry-After is read and admitted like any request once the server has room:
+    # no hold of the connection, so an accepted search carries no wait it did not cause.
     with httpx.Client(base_url=busy_api.url, timeout=60) as client:
         with SlowSearch(busy_api):
-            assert client.get("/search", params={"query": "held"}).status_code == 503
-        assert client.get("/search", params={"query": "held"}).status_code == 200
+            assert client.get("/search", params={"query": "early"}).status_code == 503
+        started = time.monotonic()
+        assert client.get("/search", params={"query": "early"}).status_code == 200
+        assert time.monotonic() - started < 1.0  # well before the 503's Retry-After (>= 1 s)
         assert client.get("/health").json()["limits"]["queue_budget_s"] == pytest.approx(0.000001)
+
+
+def test_a_retry_refused_again_is_answered_no_sooner_than_retry_after(busy_api: Server) -> None:
+    # Retrying at once while the server is still busy does not buy a faster refusal: the second
+    # 503 leaves when the first said to come back (api/admission.py RetryBook), so such clients
+    # cost one refusal per Retry-After each.
+    with httpx.Client(base_url=busy_api.url, timeout=60) as client, SlowSearch(busy_api):
+        first = client.get("/search", params={"query": "again"})
+        received = time.monotonic()
+        second = client.get("/search", params={"query": "again"})
+        waited = time.monotonic() - received
+        assert (first.status_code, second.status_code) == (503, 503)
+        # The server sleeps until the first 503's send time + Retry-After; the first answer's
+        # transit is the only slack on this side.
+        assert waited >= int(first.headers["retry-after"]) - 0.1
 
 
 def test_health_reports_the_default_budget(api: Server) -> None:
