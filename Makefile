@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 export NEXT_TELEMETRY_DISABLED := 1
 
-.PHONY: help setup lint test test-backend index api demo bench clean eval docker-lint
+.PHONY: help setup lint test test-backend test-cluster iproute2 index api demo bench bench-cluster clean eval docker-lint
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -30,8 +30,11 @@ lint: setup-demo web-install ## ruff + mypy + the layer contracts (import-linter
 	cd backend && ../$(VENV)/bin/ruff check . ../bench && ../$(VENV)/bin/ruff format --check . ../bench && ../$(VENV)/bin/mypy && ../$(VENV)/bin/lint-imports
 	PYTHON="$(abspath $(PY))" $(WEB)/scripts/api-types.sh --check
 
-test-backend: setup demo-data exiftool ocr-libs ## backend unit + HTTP tests (demo tests use the demo images)
+test-backend: setup demo-data exiftool ocr-libs iproute2 ## backend unit + HTTP tests (demo tests use the demo images)
 	cd backend && ../$(PY) -m pytest $(PYTEST_ARGS)
+
+test-cluster: setup iproute2 ## issue 20 alone: a Ray cluster of separate hosts (network namespaces; root), faults included
+	cd backend && ../$(PY) -m pytest tests/ingest/ray/test_cluster.py $(PYTEST_ARGS)
 
 test: lint docker-lint test-backend web-check web-unit web-e2e ## every check and test (what CI runs)
 
@@ -107,6 +110,9 @@ bench-scale: setup-demo $(SCALE_DATA_STAMP) ## issue 19: Flat/HNSW/IVF-Flat/two-
 	$(PY) bench/bench_scale.py $(if $(SIZES),--sizes $(SIZES))
 
 .PHONY: bench-api bench-batch bench-filters bench-ocr
+bench-cluster: setup iproute2 ## issue 20: images/s of the Ray engine with 1, 2 and 3 worker hosts (network namespaces; root), ViT-B-32
+	$(PY) bench/bench_cluster.py
+
 bench-api: setup ## /search over HTTP at 1, 8 and 64 clients on a 100k index; where the time goes
 	$(PY) bench/bench_api.py
 
@@ -174,6 +180,13 @@ EXIFTOOL ?= /usr/bin/exiftool
 $(EXIFTOOL):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libimage-exiftool-perl
+
+IP ?= /usr/sbin/ip
+$(IP):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2
+
+iproute2: $(IP) ## Debian's iproute2 (ip netns, veth) for the Ray cluster test's hosts
 
 exiftool: $(EXIFTOOL) ## Debian's exiftool: the independent EXIF reference of tests/ingest/test_facts.py
 

@@ -1,7 +1,13 @@
-"""A real HTTP server on 127.0.0.1 serving images and misbehaving on purpose."""
+"""A real HTTP server (127.0.0.1 by default) serving images and misbehaving on purpose.
+
+Also a script, for a host of its own (tests/support/netns.py):
+``python imageserver.py ROOT HOST PORT [DELAY_S]`` serves until killed, with each answer
+``DELAY_S`` late (a slow image host), and prints the client address of every request.
+"""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import Counter
@@ -14,10 +20,13 @@ class ImageServer:
     file), /slow (sleeps past any test timeout), /huge (declares 1 GB), /endless (streams without
     a length), /text (HTML). ``hits`` counts requests per path; ``agents`` records User-Agents."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 0, delay_s: float = 0.0) -> None:
         self.root = root
         self.hits: Counter[str] = Counter()
         self.agents: list[str] = []
+        self.delay_s = delay_s
+        self.log_clients = False
+        self.log_lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -27,11 +36,16 @@ class ImageServer:
             def do_GET(self) -> None:
                 server.hits[self.path] += 1
                 server.agents.append(self.headers.get("User-Agent", ""))
+                if server.log_clients:
+                    with server.log_lock:  # one whole line per request
+                        sys.stdout.write(f"{self.client_address[0]} {self.path}\n")
+                        sys.stdout.flush()
+                time.sleep(server.delay_s)
                 server.route(self)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = ThreadingHTTPServer((host, port), Handler)
         self._httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self.url = f"http://{host}:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
 
@@ -83,3 +97,11 @@ class ImageServer:
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
         handler.wfile.write(body)
+
+
+if __name__ == "__main__":
+    delay = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
+    served = ImageServer(Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), delay)
+    served.log_clients = True
+    print("serving", served.url, flush=True)
+    served._thread.join()

@@ -44,6 +44,7 @@ from imagesearch.ingest.checkpoints import Rows, collect, ray_run_key, read_shar
 from imagesearch.ingest.fetch import Fetcher
 from imagesearch.ingest.ocr_stage import OcrStage
 from imagesearch.ingest.prepare import SourcePreparer
+from imagesearch.ingest.ray.plan import ActorPlan, plan_actors
 from imagesearch.ingest.types import Embedded, PipelineOptions, StageTimes
 
 logger = logging.getLogger(__name__)
@@ -105,35 +106,14 @@ class _RayJob:
     ocr_id: str = ""
 
 
-@dataclass(frozen=True)
-class _ActorPlan:
-    decoders: int
-    encoders: int
-    gpus: int
-    cpu_share: float  # CPUs asked per actor
-    blocks: int
+def _plan(settings: Settings, pending: int) -> ActorPlan:
+    """The actors for this run, from the live nodes' resources (ingest/ray/plan.py)."""
+    nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]  # type: ignore[no-untyped-call]
+    node_cpus = [float(res.get("CPU", 0)) for res in nodes if res.get("CPU", 0) > 0]
+    return plan_actors(settings, pending, node_cpus, int(sum(res.get("GPU", 0) for res in nodes)))
 
 
-def _plan(settings: Settings, pending: int) -> _ActorPlan:
-    """How many fetch/decode and encoder actors the cluster's resources and the work allow."""
-    resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
-    gpus = 0 if settings.device == "cpu" else int(resources.get("GPU", 0))
-    cpus = max(1, int(resources.get("CPU", 1)))
-    blocks = -(-pending // settings.ray_batch_size)
-    encoders = settings.ray_encode_actors or (gpus or max(1, cpus // 2))
-    if gpus and encoders > gpus:
-        logger.warning("%d encoder actors asked for, the cluster has %d GPUs: using %d", encoders, gpus, gpus)
-        encoders = gpus
-    encoders = min(encoders, -(-pending // settings.batch_size))  # no idle actors for small runs
-    decoders = min(settings.ray_decode_actors or max(1, cpus - encoders), blocks)
-    # Derived sizes must fit the cluster (a 1-CPU machine still runs one actor of each stage).
-    derived = not (settings.ray_encode_actors or settings.ray_decode_actors)
-    cpu_share = min(1.0, cpus / (encoders + decoders)) if derived else 1.0
-    logger.info("Ray: %d fetch/decode actors, %d encoder actors (%d GPUs)", decoders, encoders, gpus)
-    return _ActorPlan(decoders, encoders, gpus, cpu_share, blocks)
-
-
-def _dataset(job: _RayJob, plan: _ActorPlan, pending: np.ndarray[Any, np.dtype[np.int64]]) -> Any:
+def _dataset(job: _RayJob, plan: ActorPlan, pending: np.ndarray[Any, np.dtype[np.int64]]) -> Any:
     """The two Ray Data stages over the pending positions: fetch/decode actors, then encoders."""
     settings = job.settings
     configs = _model_configs(settings.model_config_file)

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# One node of a Ray cluster for `run_pipeline.py --engine ray`, in the foreground (stop it with
+# Ctrl-C or SIGTERM). docs/pipeline.md's cluster instructions are these commands, and
+# backend/tests/ingest/ray/test_cluster.py starts its cluster with this script.
+#
+#   on the head:        backend/tools/ray-node.sh head   [ray start options]
+#   on every worker:    backend/tools/ray-node.sh worker HEAD_ADDRESS:6379 [ray start options]
+#
+# Useful options: --node-ip-address=IP (the address the other nodes reach this one at; Ray
+# guesses it from the default route otherwise), --num-cpus=N, --object-store-memory=BYTES,
+# --temp-dir=DIR (one per node when several nodes share a machine).
+#
+# Weights: a worker never downloads them. It reads the checkpoint the driver names
+# (IMAGESEARCH_PRETRAINED: a file on shared storage, the same path on every node) or, for an
+# open_clip tag such as `openai`, the Hugging Face cache in HF_HOME: give every node, and the
+# driver, the same HF_HOME on shared storage; the driver loads the model first and fills it once.
+# Workers then start with HF_HUB_OFFLINE=1, so a node without the weights fails with a message
+# instead of downloading its own copy.
+set -euo pipefail
+
+role=${1:-}
+shift || true
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+ray=${RAY_BIN:-$repo/.venv/bin/ray}
+export RAY_USAGE_STATS_ENABLED=0
+
+case "$role" in
+head)
+    exec "$ray" start --head --port="${RAY_PORT:-6379}" --include-dashboard=false \
+        --disable-usage-stats --block "$@"
+    ;;
+worker)
+    address=${1:?usage: ray-node.sh worker HEAD_ADDRESS:PORT [ray start options]}
+    shift
+    export HF_HUB_OFFLINE=1
+    exec "$ray" start --address="$address" --disable-usage-stats --block "$@"
+    ;;
+*)
+    echo "usage: ray-node.sh head [ray start options] | worker HEAD_ADDRESS:PORT [ray start options]" >&2
+    exit 2
+    ;;
+esac
