@@ -10,6 +10,12 @@
 # guesses it from the default route otherwise), --num-cpus=N, --object-store-memory=BYTES,
 # --temp-dir=DIR (one per node when several nodes share a machine).
 #
+# Authentication: nodes start with Ray's token authentication (RAY_AUTH_MODE=token): give every
+# node and the driver the same token, RAY_AUTH_TOKEN=<64 hex digits> (make one with
+# `python3 -c 'import secrets; print(secrets.token_hex(32))'`) or the file ~/.ray/auth_token, and
+# run the driver with RAY_AUTH_MODE=token too. Without it anyone who reaches the head's port can
+# run code on the cluster; RAY_AUTH_MODE=disabled turns it off on a network you trust.
+#
 # Weights: a worker never downloads them. It reads the checkpoint the driver names
 # (IMAGESEARCH_PRETRAINED: a file on shared storage, the same path on every node) or, for an
 # open_clip tag such as `openai`, the Hugging Face cache in HF_HOME: give every node, and the
@@ -23,6 +29,12 @@ shift || true
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 ray=${RAY_BIN:-$repo/.venv/bin/ray}
 export RAY_USAGE_STATS_ENABLED=0
+export RAY_AUTH_MODE=${RAY_AUTH_MODE:-token}
+if [ "$RAY_AUTH_MODE" = token ] && [ -z "${RAY_AUTH_TOKEN:-}" ] && [ ! -s "$HOME/.ray/auth_token" ]; then
+    echo "ray-node.sh: no Ray auth token: set RAY_AUTH_TOKEN (the same on every node and the driver)" \
+        "or write it to ~/.ray/auth_token; RAY_AUTH_MODE=disabled runs without one" >&2
+    exit 2
+fi
 
 case "$role" in
 head)

@@ -8,6 +8,8 @@ host; the driver (``run_pipeline.py --engine ray --ray-address HEAD``) runs on t
 
 from __future__ import annotations
 
+import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -38,6 +40,8 @@ class RayCluster:
     workers: dict[str, Host] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # Token authentication, as ray-node.sh asks: one token for the nodes and the drivers.
+        self.env = self.env | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
         self.head = self.network.add("head", 1)
         self._node(self.head, ["head", f"--node-ip-address={self.head.address}", "--num-cpus=0"], HEAD_ENV)
 
@@ -48,6 +52,8 @@ class RayCluster:
     def _node(self, host: Host, args: list[str], env: dict[str, str] | None = None, cpus: str = "") -> None:
         """``ray-node.sh ARGS`` on ``host``; ``cpus``: the cores it may run on (taskset), all when empty."""
         name = host.namespace
+        # A fresh temp dir: a session left there by an earlier head is not this cluster's.
+        shutil.rmtree(f"/tmp/{name}", ignore_errors=True)
         pinned = ["taskset", "-c", cpus] if cpus else []
         options = [f"--object-store-memory={OBJECT_STORE_BYTES}", f"--temp-dir=/tmp/{name}"]
         command = [*pinned, "bash", str(NODE_SCRIPT), *args, *options]
@@ -81,7 +87,9 @@ class RayCluster:
             "sys.exit(f'{alive} worker nodes alive, expected ' + sys.argv[2])\n"
         )
         done = self.head.run(
-            [sys.executable, "-c", probe, self.address, str(count), str(timeout_s)], timeout=timeout_s + 60
+            [sys.executable, "-c", probe, self.address, str(count), str(timeout_s)],
+            env=self.env,
+            timeout=timeout_s + 60,
         )
         assert done.returncode == 0, done.stderr[-3000:] + self.log_tail()
 
