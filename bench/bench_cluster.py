@@ -12,7 +12,9 @@ so a third host shares a core with the first: the row for 3 hosts shows what a h
 there is no core left for it, not what a third machine would add.
 
 Reported for each cluster size: wall time of the run (Ray start-up of the actors included),
-images/s, the encoder actors' busy seconds per image (the per-node encode rate is its inverse),
+images/s over it, the steady rate (rows saved between the first and the last shard the driver
+wrote, timed by polling its work folder: no actor start-up), the encoder actors' busy seconds
+per image (the per-node encode rate is its inverse),
 and network bytes per image on the workers' interfaces (received + sent: the image in, the
 decoded pixels between the actors of different hosts, the vector out) and on the head's (the
 rows coming back to the driver). The local engine over the same CSV, on the head host with both
@@ -23,11 +25,14 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "backend"))
@@ -53,6 +58,25 @@ class Run:
     encode_s: float
     worker_bytes: int
     head_bytes: int
+    steady_per_s: float
+
+
+def watch_shards(work_dir: Path, driver: subprocess.Popen[bytes]) -> float:
+    """Rows per second between the first and the last shard (or checkpoint) the run saved."""
+    seen: dict[Path, tuple[float, int]] = {}
+    while driver.poll() is None:
+        for shard in [*work_dir.glob("ray-*/shard-*.npz"), *work_dir.glob("**/chunk-*.npz")]:
+            if shard not in seen:
+                try:
+                    with np.load(shard) as saved:
+                        seen[shard] = (time.perf_counter(), len(saved[saved.files[0]]))
+                except (OSError, ValueError, KeyError):
+                    continue  # gone (the run ended) or not whole yet: the next pass
+        time.sleep(0.1)
+    if len(seen) < 2:
+        return float("nan")
+    times = sorted(seen.values())
+    return sum(rows for _, rows in times[1:]) / (times[-1][0] - times[0][0])
 
 
 def run_once(args: argparse.Namespace, work: Path, served: Path, checkpoint: Path, hosts: int) -> Run:
@@ -77,6 +101,7 @@ def run_once(args: argparse.Namespace, work: Path, served: Path, checkpoint: Pat
         before = [sum(host.interface_bytes()) for host in counted]
         started = time.perf_counter()
         driver = run_driver(cluster, env, csv, *([] if hosts else ["--engine", "local"]))
+        steady = watch_shards(settings.work_dir, driver)
         if driver.wait(timeout=3600) != 0:
             raise SystemExit(f"the run on {hosts} hosts failed:{cluster.log_tail()}")
         seconds = time.perf_counter() - started
@@ -85,14 +110,14 @@ def run_once(args: argparse.Namespace, work: Path, served: Path, checkpoint: Pat
         if not found:
             raise SystemExit(f"no summary in the driver's log:{cluster.log_tail()}")
         images, _, encode_s = found[-1]
-        return Run(hosts, seconds, int(images), float(encode_s), sum(moved[1:]), moved[0])
+        return Run(hosts, seconds, int(images), float(encode_s), sum(moved[1:]), moved[0], steady)
 
 
 def table(runs: list[Run]) -> str:
     lines = [
-        "| worker hosts | images | wall s | images/s | vs 1 host | encode actor-s per image | "
-        "network bytes/image (workers) | network bytes/image (head) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| worker hosts | images | wall s | images/s | vs 1 host | steady images/s | "
+        "encode actor-s per image | network bytes/image (workers) | network bytes/image (head) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     one = next((run for run in runs if run.hosts == 1), None)
     for run in runs:
@@ -100,6 +125,7 @@ def table(runs: list[Run]) -> str:
         ratio = f"{rate / (one.images / one.seconds):.2f}x" if one and run.hosts else "-"
         lines.append(
             f"| {run.hosts or 'local engine'} | {run.images} | {run.seconds:.1f} | {rate:.2f} | {ratio} | "
+            f"{run.steady_per_s:.2f} | "
             f"{run.encode_s / run.images:.3f} | {run.worker_bytes / run.images:,.0f} | "
             f"{run.head_bytes / run.images:,.0f} |"
         )
