@@ -43,15 +43,20 @@ SMOOTHING = 0.05
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a search was refused: the time it would have taken, over the budget."""
+    """Why a search was refused: the time it would have taken, over the budget; and the time the
+    server needs for the clients already told to come back (``backlog_s``)."""
 
     expected_s: float
     budget_s: float
+    backlog_s: float = 0.0
 
     @property
     def retry_after_s(self) -> int:
-        """Whole seconds (as ``Retry-After`` carries them) until the queue is back within budget."""
-        return max(1, math.ceil(self.expected_s - self.budget_s))
+        """Whole seconds (as ``Retry-After`` carries them) until the queue is back within budget,
+        or, when more clients are waiting than that, until those refused before are served: a
+        client then comes back about when there is room for it, instead of being refused again
+        (each refusal still costs the cores its HTTP exchange)."""
+        return max(1, math.ceil(max(self.expected_s - self.budget_s, self.backlog_s) - 1e-9))
 
     @property
     def message(self) -> str:
@@ -135,8 +140,10 @@ class AdmissionQueue:
         """Seconds until a search admitted now would be answered: its wait and its own time."""
         return self.wait_s() + self.own_s
 
-    def refusal(self) -> Refusal | None:
+    def refusal(self, waiting: Callable[[], int] = lambda: 0) -> Refusal | None:
         """A Refusal when a search now would take longer than the budget, else None (no change).
+        ``waiting``: how many clients were refused before and told to come back (RetryBook.waiting),
+        asked only for a refusal.
 
         A search that would wait for nothing is always admitted, however long searches took: the
         budget refuses waiting, not work (and the measurements would stop if nothing ran).
@@ -144,11 +151,15 @@ class AdmissionQueue:
         if not self.enabled or not self._admitted:
             return None
         expected = self.expected_s()
-        return Refusal(expected, self.budget_s) if expected > self.budget_s else None
+        if expected <= self.budget_s:
+            return None
+        # The waiting clients at the mean cost of the searches admitted now.
+        backlog = waiting() * self.wait_s() / self.admitted
+        return Refusal(expected, self.budget_s, backlog)
 
-    def admit(self, kind: str) -> Ticket | Refusal:
+    def admit(self, kind: str, waiting: Callable[[], int] = lambda: 0) -> Ticket | Refusal:
         """Admit a search of ``kind`` (a Ticket to hand back to ``done``) or refuse it."""
-        refused = self.refusal()
+        refused = self.refusal(waiting)
         if refused is not None:
             return refused
         ticket = Ticket(kind, self._clock(), self.wait_s())
@@ -204,6 +215,16 @@ class RetryBook:
         if len(self._not_before) >= self._pruned_at:
             self._not_before = {key: at for key, at in self._not_before.items() if at > now}
             self._pruned_at = max(64, 2 * len(self._not_before))
+
+    def forget(self, connection: Hashable | None) -> None:
+        """``connection`` was admitted: it no longer waits."""
+        if connection is not None:
+            self._not_before.pop(connection, None)
+
+    def waiting(self) -> int:
+        """Connections told to come back later that are not back yet (one pass over the book)."""
+        now = self._clock()
+        return sum(1 for at in self._not_before.values() if at > now)
 
     def __len__(self) -> int:
         return len(self._not_before)

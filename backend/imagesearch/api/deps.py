@@ -78,7 +78,7 @@ class SearchGate:
     async def run(self, function: Callable[..., T], *args: object, kind: str) -> T:
         """``function(*args)`` off the event loop; ``kind`` (text, image, ...) is what its cost is
         measured as. Raises BusyError past the budget, HTTPException 503 past the timeout."""
-        ticket = self.admission.admit(kind)
+        ticket = self.admission.admit(kind, self.retries.waiting)
         if isinstance(ticket, Refusal):
             raise BusyError(ticket, self.retries)
         report_queue(self.admission)

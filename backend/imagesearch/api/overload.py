@@ -91,11 +91,16 @@ class BusyAnswer(JSONResponse):
         await super().__call__(scope, receive, send)
 
 
+def connection_of(request: Request) -> tuple[str, int] | None:
+    """The client's TCP connection: (host, port), as the server saw it."""
+    client = request.scope.get("client")
+    return (client[0], client[1]) if client else None
+
+
 def busy_response(refusal: Refusal, request: Request, retries: RetryBook) -> Response:
     """The 503 for a refused search (and its count): its expected time, the budget, when to retry."""
     SHED.labels(route=getattr(request.scope.get("route"), "path", "")).inc()
-    client = request.scope.get("client")
-    connection = tuple(client) if client else None
+    connection = connection_of(request)
     delay = retries.delay_s(connection)
     retries.refused(connection, refusal.retry_after_s, delay)
     return BusyAnswer(refusal, delay)
@@ -123,9 +128,10 @@ def refusing_route(admission: AdmissionQueue, retries: RetryBook) -> type[APIRou
             handler = super().get_route_handler()
 
             async def refuse_first(request: Request) -> Response:
-                refused = admission.refusal()
+                refused = admission.refusal(retries.waiting)
                 if refused is not None:
                     return busy_response(refused, request, retries)
+                retries.forget(connection_of(request))
                 return await handler(request)
 
             return refuse_first

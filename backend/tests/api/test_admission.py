@@ -187,3 +187,30 @@ def test_the_retry_book_forgets_connections_whose_time_has_passed() -> None:
     # Only the connections refused in the last second can still be early: the rest were dropped.
     assert len(book) <= 2 * 100 + 64
     assert book.delay_s(("10.0.0.1", 999)) > 0 and book.delay_s(("10.0.0.1", 0)) == 0.0
+
+
+def test_with_many_clients_waiting_retry_after_covers_serving_them_first() -> None:
+    clock = Clock()
+    queue = AdmissionQueue(budget_s=0.35, clock=clock, initial_cost_s=0.1)
+    for _ in range(3):
+        admitted(queue, "text")
+    alone = queue.refusal()
+    assert alone is not None and alone.retry_after_s == 1  # 0.4 s expected: back within budget in 1 s
+    # 40 clients were told to come back: at 0.1 s a search, they take 4 s; come back after them.
+    crowded = queue.refusal(lambda: 40)
+    assert crowded is not None and crowded.backlog_s == pytest.approx(4.0)
+    assert crowded.retry_after_s == 4 and "retry after 4 s" in crowded.message
+    assert queue.refusal(lambda: 2) == Refusal(pytest.approx(0.4), 0.35, pytest.approx(0.2))
+
+
+def test_the_retry_book_counts_the_connections_still_told_to_wait() -> None:
+    clock = Clock()
+    book = RetryBook(clock=clock)
+    book.refused(("10.0.0.1", 1), retry_after_s=1, delay_s=0.0)
+    book.refused(("10.0.0.1", 2), retry_after_s=3, delay_s=0.0)
+    book.refused(("10.0.0.1", 3), retry_after_s=3, delay_s=0.0)
+    assert book.waiting() == 3
+    clock.now += 2  # the first one's time has come
+    assert book.waiting() == 2
+    book.forget(("10.0.0.1", 2))  # came back early and was admitted: it waits no more
+    assert book.waiting() == 1 and book.delay_s(("10.0.0.1", 2)) == 0.0
