@@ -39,6 +39,10 @@ INITIAL_COST_S = 0.05
 # Weight of a new sample in a mean: ~1/20, so a batch of ~16 texts (one charged the batch, the
 # others nothing) moves it little, while the mix can still change it within a second or two.
 SMOOTHING = 0.05
+# The longest wait Retry-After asks for the clients ahead of a refused one: a server closes a
+# keep-alive connection idle for 5 s (uvicorn's default), so a client told to wait longer would
+# find its connection closed when it comes back.
+MAX_BACKLOG_RETRY_S = 4.0
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,8 @@ class Refusal:
         or, when more clients are waiting than that, until those refused before are served: a
         client then comes back about when there is room for it, instead of being refused again
         (each refusal still costs the cores its HTTP exchange)."""
-        return max(1, math.ceil(max(self.expected_s - self.budget_s, self.backlog_s) - 1e-9))
+        backlog = min(self.backlog_s, MAX_BACKLOG_RETRY_S)
+        return max(1, math.ceil(max(self.expected_s - self.budget_s, backlog) - 1e-9))
 
     @property
     def message(self) -> str:

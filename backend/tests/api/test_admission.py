@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imagesearch.api.admission import AdmissionQueue, Refusal, RetryBook, Ticket
+from imagesearch.api.admission import MAX_BACKLOG_RETRY_S, AdmissionQueue, Refusal, RetryBook, Ticket
 
 
 class Clock:
@@ -201,6 +201,8 @@ def test_with_many_clients_waiting_retry_after_covers_serving_them_first() -> No
     assert crowded is not None and crowded.backlog_s == pytest.approx(4.0)
     assert crowded.retry_after_s == 4 and "retry after 4 s" in crowded.message
     assert queue.refusal(lambda: 2) == Refusal(pytest.approx(0.4), 0.35, pytest.approx(0.2))
+    # However many wait, no longer than a keep-alive connection stays open while idle.
+    assert queue.refusal(lambda: 1000).retry_after_s == MAX_BACKLOG_RETRY_S  # type: ignore[union-attr]
 
 
 def test_the_retry_book_counts_the_connections_still_told_to_wait() -> None:
