@@ -192,7 +192,7 @@ exiftool: $(EXIFTOOL) ## Debian's exiftool: the independent EXIF reference of te
 
 # OpenCV (under RapidOCR) needs libGL and GLib; the OCR tests draw text with DejaVu fonts and compare
 # RapidOCR with Debian's Tesseract.
-OCR_STAMP := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+OCR_STAMP := /usr/bin/tesseract
 $(OCR_STAMP):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
