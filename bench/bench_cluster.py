@@ -85,32 +85,36 @@ def run_once(args: argparse.Namespace, work: Path, served: Path, checkpoint: Pat
     logs.mkdir()
     with Network("isb") as network:
         cluster = RayCluster(network, logs, worker_cpus=2)
-        base = serve_images(network.add("img", 100), served, logs / "images.log")
-        csv = work / f"photos-{hosts}.csv"
-        names = sorted(path.relative_to(served).as_posix() for path in served.rglob("*.*"))
-        csv.write_text("url\n" + "".join(f"{base}/files/{name}\n" for name in names))
-        for number in range(hosts):
-            cluster.start_worker(f"w{number + 1}", cpus=CORES[number % len(CORES)])
-        if hosts:
-            cluster.wait_for_workers(hosts)
-        settings = Settings(
-            model=args.model, pretrained=str(checkpoint), data_dir=work / f"data-{hosts}", batch_size=16
-        )
-        env = settings_env(settings) | {"IMAGESEARCH_RAY_BATCH_SIZE": "16", "IMAGESEARCH_CHUNK_SIZE": "64"}
-        counted: list[Host] = [cluster.head, *cluster.workers.values()]
-        before = [sum(host.interface_bytes()) for host in counted]
-        started = time.perf_counter()
-        driver = run_driver(cluster, env, csv, *([] if hosts else ["--engine", "local"]))
-        steady = watch_shards(settings.work_dir, driver)
-        if driver.wait(timeout=3600) != 0:
-            raise SystemExit(f"the run on {hosts} hosts failed:{cluster.log_tail()}")
-        seconds = time.perf_counter() - started
-        moved = [sum(host.interface_bytes()) - was for host, was in zip(counted, before, strict=True)]
-        found = SUMMARY.findall((logs / "driver.log").read_text())
-        if not found:
-            raise SystemExit(f"no summary in the driver's log:{cluster.log_tail()}")
-        images, _, encode_s = found[-1]
-        return Run(hosts, seconds, int(images), float(encode_s), sum(moved[1:]), moved[0], steady)
+        try:
+            base = serve_images(network.add("img", 100), served, logs / "images.log")
+            csv = work / f"photos-{hosts}.csv"
+            names = sorted(path.relative_to(served).as_posix() for path in served.rglob("*.*"))
+            csv.write_text("url\n" + "".join(f"{base}/files/{name}\n" for name in names))
+            for number in range(hosts):
+                cluster.start_worker(f"w{number + 1}", cpus=CORES[number % len(CORES)])
+            if hosts:
+                cluster.wait_for_workers(hosts)
+            settings = Settings(
+                model=args.model, pretrained=str(checkpoint), data_dir=work / f"data-{hosts}", batch_size=16
+            )
+            batches = {"IMAGESEARCH_RAY_BATCH_SIZE": "16", "IMAGESEARCH_CHUNK_SIZE": "64"}
+            env = settings_env(settings) | batches
+            counted: list[Host] = [cluster.head, *cluster.workers.values()]
+            before = [sum(host.interface_bytes()) for host in counted]
+            started = time.perf_counter()
+            driver = run_driver(cluster, env, csv, *([] if hosts else ["--engine", "local"]))
+            steady = watch_shards(settings.work_dir, driver)
+            if driver.wait(timeout=3600) != 0:
+                raise SystemExit(f"the run on {hosts} hosts failed:{cluster.log_tail()}")
+            seconds = time.perf_counter() - started
+            moved = [sum(host.interface_bytes()) - was for host, was in zip(counted, before, strict=True)]
+            found = SUMMARY.findall((logs / "driver.log").read_text())
+            if not found:
+                raise SystemExit(f"no summary in the driver's log:{cluster.log_tail()}")
+            images, _, encode_s = found[-1]
+            return Run(hosts, seconds, int(images), float(encode_s), sum(moved[1:]), moved[0], steady)
+        finally:
+            cluster.close()  # the hosts and the nodes' temp dirs
 
 
 def table(runs: list[Run]) -> str:

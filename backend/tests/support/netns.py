@@ -67,14 +67,11 @@ class Host:
         )
 
     def pids(self) -> list[int]:
-        out = subprocess.run(["ip", "netns", "pids", self.namespace], capture_output=True, text=True).stdout
-        return [int(pid) for pid in out.split()]
+        return namespace_pids(self.namespace)
 
     def kill_all(self) -> None:
         """Every process of this host, at once (SIGKILL): the host is gone."""
-        for pid in self.pids():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        kill_namespace(self.namespace)
         for process in self.processes:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=30)
@@ -152,8 +149,17 @@ def remove_namespaces(prefix: str) -> None:
         name = line.split()[0] if line.split() else ""
         if not name.startswith(f"{prefix}-"):
             continue
-        pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid), signal.SIGKILL)
+        kill_namespace(name)
         subprocess.run(["ip", "netns", "delete", name], capture_output=True)
+
+
+def namespace_pids(namespace: str) -> list[int]:
+    out = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True).stdout
+    return [int(pid) for pid in out.split()]
+
+
+def kill_namespace(namespace: str) -> None:
+    """SIGKILL every process in ``namespace``."""
+    for pid in namespace_pids(namespace):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

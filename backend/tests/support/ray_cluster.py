@@ -51,13 +51,18 @@ class RayCluster:
 
     def _node(self, host: Host, args: list[str], env: dict[str, str] | None = None, cpus: str = "") -> None:
         """``ray-node.sh ARGS`` on ``host``; ``cpus``: the cores it may run on (taskset), all when empty."""
-        name = host.namespace
         # A fresh temp dir: a session left there by an earlier head is not this cluster's.
-        shutil.rmtree(f"/tmp/{name}", ignore_errors=True)
+        shutil.rmtree(temp_dir(host), ignore_errors=True)
         pinned = ["taskset", "-c", cpus] if cpus else []
-        options = [f"--object-store-memory={OBJECT_STORE_BYTES}", f"--temp-dir=/tmp/{name}"]
+        options = [f"--object-store-memory={OBJECT_STORE_BYTES}", f"--temp-dir={temp_dir(host)}"]
         command = [*pinned, "bash", str(NODE_SCRIPT), *args, *options]
-        host.popen(command, self.logs / f"{name}.log", self.env | (env or {}))
+        host.popen(command, self.logs / f"{host.namespace}.log", self.env | (env or {}))
+
+    def close(self) -> None:
+        """Stop every host (Network.close) and remove the nodes' temp dirs."""
+        self.network.close()
+        for host in self.network.hosts.values():
+            shutil.rmtree(temp_dir(host), ignore_errors=True)
 
     def start_worker(self, name: str, cpus: str = "") -> Host:
         """Start a worker node on host ``name`` (created the first time, at the next address)."""
@@ -112,6 +117,11 @@ class RayCluster:
                         return host
             time.sleep(0.2)
         raise AssertionError(f"no worker host runs {process_title}")
+
+
+def temp_dir(host: Host) -> Path:
+    """The Ray temp dir of a node on ``host`` (short: Ray's socket paths must fit 107 bytes)."""
+    return Path("/tmp") / host.namespace
 
 
 def serve_images(host: Host, root: Path, log: Path, delay_s: float = 0.0, port: int = 8000) -> str:

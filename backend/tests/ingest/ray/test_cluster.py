@@ -93,8 +93,7 @@ def setup(
             assert local.wait(timeout=300) == 0, cluster.log_tail()
             yield done
         finally:
-            for host in network.hosts.values():
-                shutil.rmtree(f"/tmp/{host.namespace}", ignore_errors=True)
+            cluster.close()
 
 
 def assert_same_index(setup: Setup, settings: Settings) -> None:
