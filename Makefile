@@ -106,8 +106,8 @@ bench-ann: setup ## ANN index types on clustered 512-d vectors: 100k (FULL=1 add
 SCALE_DATA_STAMP := /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
 
 .PHONY: bench-scale
-bench-scale: setup-demo $(SCALE_DATA_STAMP) ## issue 19: Flat/HNSW/IVF-Flat/two-stage at 100k+1M (SIZES="..." e.g. 10000000), synthetic + fitted data, resumable
-	$(PY) bench/bench_scale.py $(if $(SIZES),--sizes $(SIZES))
+bench-scale: setup-demo $(SCALE_DATA_STAMP) ## issue 19: Flat/HNSW/IVF-Flat/two-stage at 100k+1M (SIZES="..." e.g. 10000000; DATA=fitted or synthetic: one kind), resumable
+	$(PY) bench/bench_scale.py $(if $(SIZES),--sizes $(SIZES)) $(if $(DATA),--data $(DATA))
 
 .PHONY: bench-api bench-batch bench-filters bench-ocr
 bench-cluster: setup iproute2 ## issue 20: images/s of the Ray engine with 1, 2 and 3 worker hosts (network namespaces; root), ViT-B-32

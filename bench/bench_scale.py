@@ -48,7 +48,7 @@ from imagesearch.index.factory import (  # noqa: E402
     choose_nlist,
     estimate_bytes,
 )
-from imagesearch.index.index_files import write_vectors_file  # noqa: E402
+from imagesearch.index.index_files import map_vectors_file, write_vectors_file  # noqa: E402
 from imagesearch.index.manifest import Manifest  # noqa: E402
 from imagesearch.index.store import save_bundle  # noqa: E402
 from imagesearch.index.tuning import exact_search  # noqa: E402
@@ -122,10 +122,9 @@ def build(factory: str, base: np.ndarray, bundle: Path, stream: bool) -> tuple[A
     settings = Settings(index_factory=factory)
     if factory.endswith(",RFlat") and stream:
         bundle.mkdir(parents=True, exist_ok=True)
-        streamed = bundle / "streamed-vectors.faiss"  # removed once save_bundle has copied it
+        streamed = bundle / "streamed-vectors.faiss"  # save_bundle moves it into the commit
         write_vectors_file(streamed, scale_data.chunks_of(base), len(base), DIM)
-        refine = faiss.read_index(str(streamed), faiss.IO_FLAG_MMAP_IFC)
-        index, tuning = build_two_stage(base, settings, refine)
+        index, tuning = build_two_stage(base, settings, map_vectors_file(streamed), streamed)
         return index, tuning, "streamed"
     return *build_index(base, settings), "in RAM"
 
@@ -151,7 +150,6 @@ def build_and_save(factory: str, base: np.ndarray, bundle: Path, stream: bool) -
     save_s = time.perf_counter() - started
     del index
     gc.collect()
-    (bundle / "streamed-vectors.faiss").unlink(missing_ok=True)
     params = ",".join(f"{k}={v}" for k, v in tuning.search_params.items()) or "-"
     return {
         "build": how,

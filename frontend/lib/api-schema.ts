@@ -456,6 +456,11 @@ export interface components {
              */
             activation: string;
             /**
+             * Appended Recall At 10
+             * @description recall@10 of held-out queries from the vectors appended last; null: none appended
+             */
+            appended_recall_at_10?: number | null;
+            /**
              * Captions
              * @description the index has captions or OCR text: hybrid search is available
              * @default false
@@ -526,6 +531,12 @@ export interface components {
             };
             /** Status */
             status: string;
+            /**
+             * Trained Count
+             * @description vectors the index was trained on (the rest were appended since); 0: untrained
+             * @default 0
+             */
+            trained_count: number;
             /**
              * Vectors File Bytes
              * @description size of that vectors file on disk; 0: none

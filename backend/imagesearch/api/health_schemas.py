@@ -72,6 +72,13 @@ class HealthResponse(BaseModel):
     )
     vectors_file_bytes: int = Field(default=0, description="size of that vectors file on disk; 0: none")
     recall_at_10: float | None = Field(default=None, description="recall@10 vs exact search, at build")
+    trained_count: int = Field(
+        default=0, description="vectors the index was trained on (the rest were appended since); 0: untrained"
+    )
+    appended_recall_at_10: float | None = Field(
+        default=None,
+        description="recall@10 of held-out queries from the vectors appended last; null: none appended",
+    )
     captions: bool = Field(
         default=False, description="the index has captions or OCR text: hybrid search is available"
     )

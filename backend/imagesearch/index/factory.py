@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import faiss
@@ -48,6 +49,8 @@ class IndexTuning:
     factory: str
     search_params: dict[str, int] = field(default_factory=dict)
     recall_at_10: float | None = None
+    trained_count: int = 0  # vectors the index was trained on (0: it needs no training)
+    appended_recall_at_10: float | None = None  # at the last append since (index/append.py)
 
 
 def choose_factory(n: int, dim: int, settings: Settings) -> str:
@@ -127,16 +130,27 @@ def build_index(vectors: FloatArray, settings: Settings) -> tuple[Any, IndexTuni
     except RuntimeError as exc:
         raise IndexBuildError(f"cannot build a {factory!r} index over {n} vectors: {exc}") from exc
     params, recall = tune_search(index, vectors, settings.index_target_recall)
-    return index, IndexTuning(factory=factory, search_params=params, recall_at_10=recall)
+    trained = n if faiss.try_extract_index_ivf(_first(index)) is not None else 0
+    return index, IndexTuning(factory, params, recall, trained_count=trained)
+
+
+def _first(index: Any) -> Any:
+    parts = two_stage.stages(index)
+    return parts[0] if parts is not None else index
 
 
 def build_two_stage(
-    vectors: FloatArray, settings: Settings, refine: Any, chunk_rows: int = 100_000
+    vectors: FloatArray,
+    settings: Settings,
+    refine: Any,
+    vectors_file: Path | None = None,
+    chunk_rows: int = 100_000,
 ) -> tuple[Any, IndexTuning]:
     """The two-stage index over ``vectors`` (n, d) float32 that need not fit in RAM (a np.memmap):
-    the first stage is trained on a sample and filled ``chunk_rows`` at a time, ``refine`` is
-    the IndexFlatIP of the same vectors mapped from its file (``index_files.write_vectors_file``),
-    and the knobs are tuned as in ``build_index`` (exact search by blocks)."""
+    the first stage is trained on a sample and filled ``chunk_rows`` at a time; ``refine`` is the
+    IndexFlatIP of the same vectors mapped from ``vectors_file`` (``index_files.map_vectors_file``),
+    which saving then moves into the commit instead of copying; the knobs are tuned as in
+    ``build_index`` (exact search by blocks)."""
     n, dim = vectors.shape
     factory = choose_factory(n, dim, settings)
     if not two_stage.is_two_stage(factory):
@@ -146,11 +160,11 @@ def build_two_stage(
         base.train(np.ascontiguousarray(_training_sample(vectors, factory), dtype=np.float32))
         for start in range(0, n, chunk_rows):
             base.add(np.ascontiguousarray(vectors[start : start + chunk_rows], dtype=np.float32))
-        index = two_stage.join(base, refine)
+        index = two_stage.join(base, refine, vectors_file)
     except (RuntimeError, ValueError) as exc:
         raise IndexBuildError(f"cannot build a {factory!r} index over {n} vectors: {exc}") from exc
     params, recall = tune_search(index, vectors, settings.index_target_recall)
-    return index, IndexTuning(factory=factory, search_params=params, recall_at_10=recall)
+    return index, IndexTuning(factory, params, recall, trained_count=n)
 
 
 def _training_sample(vectors: FloatArray, factory: str) -> FloatArray:

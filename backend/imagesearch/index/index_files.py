@@ -8,8 +8,10 @@ the point of it); the index file is mapped from ``mmap_min_bytes`` up, else read
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,9 @@ def index_writers(settings: Settings, index: Any) -> dict[Path, Callable[[Path],
     if parts is None:
         return {settings.index_path: _writer(index)}
     base, refine = parts
-    return {settings.index_path: _writer(base), settings.vectors_path: _writer(refine)}
+    own = two_stage.own_vectors_file(index)
+    vectors = _mover(own) if own.path is not None and own.path.is_file() else _writer(refine)
+    return {settings.index_path: _writer(base), settings.vectors_path: vectors}
 
 
 def _writer(index: Any) -> Callable[[Path], None]:
@@ -38,6 +42,27 @@ def _writer(index: Any) -> Callable[[Path], None]:
         faiss.write_index(index, str(path))
 
     return write
+
+
+def _mover(own: two_stage.OwnVectorsFile) -> Callable[[Path], None]:
+    """A writer that moves the file the index's vectors are mapped from to the staged path: a
+    rename, so no byte is copied (a copy only across file systems). The mapping stays valid (it
+    holds the inode); the index no longer names the file, so a later save of it writes its
+    vectors out as usual."""
+    source = own.path
+    assert source is not None
+
+    def move(path: Path) -> None:
+        try:
+            source.replace(path)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            shutil.copyfile(source, path)
+            source.unlink()
+        own.path = None
+
+    return move
 
 
 def write_vectors_file(path: Path, chunks: Iterable[FloatArray], n: int, dim: int) -> None:
@@ -61,6 +86,32 @@ def write_vectors_file(path: Path, chunks: Iterable[FloatArray], n: int, dim: in
             raise ValueError(f"the chunks held {written} vectors, not {n}")
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def create_vectors_file(path: Path, n: int, dim: int) -> np.memmap[Any, np.dtype[np.float32]]:
+    """A new vectors file of ``n`` x ``dim`` (the bytes ``write_vectors_file`` writes), its vectors
+    zero and writable through the returned memory map: for rows that arrive in any order (the
+    Ray engine's shards). The caller fills every row, flushes, and ``fsync``s the file."""
+    header = _flat_header(n, dim)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        handle.write(header)
+        handle.truncate(len(header) + n * dim * 4)
+    return np.memmap(path, dtype=np.float32, mode="r+", offset=len(header), shape=(n, dim))
+
+
+def map_vectors_file(path: Path) -> Any:
+    """The IndexFlatIP of a file ``write_vectors_file`` wrote, memory-mapped (pages read on demand)."""
+    return faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+
+
+def vectors_view(path: Path, n: int, dim: int) -> FloatArray:
+    """The ``n`` x ``dim`` float32 vectors of a vectors file as a read-only memory map (they are
+    the file's last bytes, after FAISS's header)."""
+    offset = path.stat().st_size - n * dim * 4
+    if offset <= 0:
+        raise ValueError(f"{path} is too small for {n} x {dim} float32 vectors")
+    return np.memmap(path, dtype=np.float32, mode="r", offset=offset, shape=(n, dim))
 
 
 def _flat_header(n: int, dim: int) -> bytes:

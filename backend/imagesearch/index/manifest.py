@@ -53,6 +53,16 @@ class Manifest(BaseModel):
         default_factory=dict, description="efSearch / nprobe / k_factor_rf, set at load"
     )
     recall_at_10: float | None = Field(default=None, description="measured against exact search at build")
+    trained_count: int = Field(
+        default=0,
+        description="vectors the index (IVF centroids, PQ codes) was trained on; count - trained_count were "
+        "appended since without training; 0: an index that needs no training (or recorded before)",
+    )
+    appended_recall_at_10: float | None = Field(
+        default=None,
+        description="recall@10 that held-out queries from the vectors appended last measured at "
+        "search_params (index/append.py); null: nothing appended since the build",
+    )
     # A two-stage index (defaults keep older manifests loading: one index file, nothing on disk).
     vectors_file: str = Field(
         default="",

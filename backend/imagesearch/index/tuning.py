@@ -3,7 +3,7 @@
 efSearch (HNSW), nprobe (IVF) and, for a two-stage index, nprobe together with the re-ranking
 factor R (``k_factor_rf``: the first stage returns k*R candidates that the second re-scores
 exactly): the cheapest setting whose recall@10 on held-out queries (a sample of the vectors,
-each searched with itself left out; see ``_exact_reference``) reaches the target plus a margin
+each searched with itself left out; see ``exact_reference``) reaches the target plus a margin
 (``HELD_OUT_MARGIN``). The manifest
 stores them and ``index_files`` applies them at load.
 """
@@ -54,7 +54,7 @@ def tune_search(index: Any, vectors: FloatArray, target: float) -> tuple[dict[st
     outside the collection saturate a little later than the tuning ones): an exhaustive nprobe
     would cost far more for no better answers.
     """
-    reference = _exact_reference(vectors)
+    reference = exact_reference(vectors)
     aim = min(target + HELD_OUT_MARGIN, 1.0)
     if isinstance(index, faiss.IndexRefine):
         params, recall = _tune_two_stage(index, vectors, reference, aim)
@@ -151,8 +151,9 @@ def _knob(index: Any) -> tuple[str | None, list[int]]:
     return None, []
 
 
-def _exact_reference(vectors: FloatArray) -> Reference:
-    """Held-out queries and, for each, its exact 10th-best score among the other vectors.
+def exact_reference(vectors: FloatArray, first_row: int = 0) -> Reference:
+    """Held-out queries and, for each, its exact 10th-best score among the other vectors; the
+    queries are sampled from rows ``first_row`` on (an append measures its new vectors).
 
     Each query is a sampled vector searched with itself left out (leave-one-out): a point of the
     collection's own distribution that the rest of the index does not hold, so its neighbours are
@@ -161,7 +162,8 @@ def _exact_reference(vectors: FloatArray) -> Reference:
     two-stage index measured recall@10 0.985 on them, 0.961 left out, and 0.947 on new queries.
     """
     rng = np.random.default_rng(0)
-    rows = np.sort(rng.choice(len(vectors), min(TUNING_QUERIES, len(vectors)), replace=False))
+    pool = len(vectors) - first_row
+    rows = first_row + np.sort(rng.choice(pool, min(TUNING_QUERIES, pool), replace=False))
     queries = np.ascontiguousarray(vectors[rows], dtype=np.float32)
     own = rows.astype(np.int64)
     k = min(RECALL_K, len(vectors) - 1)

@@ -14,6 +14,8 @@ and so does the index built here (``referenced_objects``), so neither is freed w
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import faiss
@@ -41,8 +43,12 @@ def vectors_index(vectors: FloatArray) -> Any:
     return refine
 
 
-def join(base: Any, refine: Any) -> Any:
-    """The two-stage index over ``base`` and ``refine``; ValueError when they do not belong together."""
+def join(base: Any, refine: Any, vectors_file: Path | None = None) -> Any:
+    """The two-stage index over ``base`` and ``refine``; ValueError when they do not belong together.
+
+    ``vectors_file``: the file ``refine`` is memory-mapped from, written for this index alone
+    (``index_files.write_vectors_file``): saving moves it into the commit instead of copying it
+    (at 10M x 512-d a copy would be 20 GB more on disk)."""
     # downcast_index gives a second proxy that does not own the C++ object: check through it, but
     # keep (and reference) the caller's owning objects, or they would be freed under the index.
     flat = faiss.downcast_index(refine)
@@ -54,8 +60,26 @@ def join(base: Any, refine: Any) -> Any:
             f"{refine.ntotal} of dimension {refine.d}"
         )
     index: Any = faiss.IndexRefine(base, refine)
-    index.referenced_objects = [base, refine]  # the C++ index holds raw pointers to both
+    # The C++ index holds raw pointers to both stages. FAISS's proxies take no new attributes
+    # but this one, so the vectors file rides along with them.
+    index.referenced_objects = [base, refine, OwnVectorsFile(vectors_file)]
     return index
+
+
+@dataclass
+class OwnVectorsFile:
+    """The file a two-stage index's vectors were written to for it alone (see ``join``); None
+    once it was moved into a commit, or for vectors that must be written out."""
+
+    path: Path | None
+
+
+def own_vectors_file(index: Any) -> OwnVectorsFile:
+    """The record of ``index``'s own vectors file (``path`` None when it has none to move)."""
+    for item in getattr(index, "referenced_objects", []):
+        if isinstance(item, OwnVectorsFile):
+            return item
+    return OwnVectorsFile(None)
 
 
 def stages(index: Any) -> tuple[Any, Any] | None:

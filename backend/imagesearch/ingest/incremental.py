@@ -9,6 +9,11 @@ are never reused: they always come from the current source file, by position, so
 edited caption takes effect and ``captions[i]`` stays with vector ``i``.
 Reuse needs the same encoder (the manifest's encoder id) and an index that stores vectors
 exactly (flat, HNSW-flat, IVF-flat, two-stage); otherwise everything is encoded again.
+
+A run that only adds sources after those the index holds (none dropped, none moved, as when new
+rows are appended to the CSV) keeps a trained index (IVF-flat, two-stage) and appends the new
+vectors to it without training (``appended``; index/append.py), unless held-out queries from the
+new vectors say the training no longer fits: then the index is built anew.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ import numpy as np
 from imagesearch.config import Settings
 from imagesearch.encoders.protocol import Encoder
 from imagesearch.errors import IndexLoadError
+from imagesearch.index.append import append, can_append
+from imagesearch.index.factory import IndexTuning
+from imagesearch.index.manifest import Manifest
 from imagesearch.index.metadata import MetadataTable, concat_tables
 from imagesearch.index.store import load_bundle
 from imagesearch.index.stored_vectors import enable_reconstruct, stores_exact_vectors
@@ -40,6 +48,7 @@ class Reusable:
     index: Any
     rows: dict[str, int]
     facts: MetadataTable  # the existing index's image/file facts, by its row
+    manifest: Manifest
 
 
 def load_reusable(settings: Settings, encoder: Encoder, ocr_id: str = "") -> Reusable | None:
@@ -76,7 +85,7 @@ def load_reusable(settings: Settings, encoder: Encoder, ocr_id: str = "") -> Reu
     if not ocr_id:
         kept = {k: v for k, v in kept.items() if k not in OCR_FACT_TYPES}
     facts = MetadataTable(table.rows, kept)
-    return Reusable(index=bundle.index, rows=rows, facts=facts)
+    return Reusable(index=bundle.index, rows=rows, facts=facts, manifest=bundle.manifest)
 
 
 def sources_to_encode(sources: Sequence[str], reusable: Reusable | None) -> list[str]:
@@ -115,6 +124,61 @@ def merge_reused(
     order = np.argsort(all_positions, kind="stable")
     failed = [(int(new_positions[position]), error) for position, error in failures]
     return Embedded(all_vectors[order], all_positions[order], failed, all_facts.take(order))
+
+
+def combine_reused(
+    settings: Settings, sources: Sequence[str], reusable: Reusable | None, encoded: Embedded
+) -> tuple[Embedded, tuple[Any, IndexTuning] | None]:
+    """The run's rows for ``sources`` and, when it was appended to, the index with its tuning:
+    without a reusable index, the vectors just encoded; when ``appended`` can, the existing index
+    with them appended; else reused and new vectors merged (``merge_reused``) for a build."""
+    if reusable is None:
+        return encoded, None
+    grown = appended(settings, sources, reusable, encoded)
+    if grown is not None:
+        return grown[0], (grown[1], grown[2])
+    return merge_reused(sources, reusable, encoded), None
+
+
+APPEND_VECTORS_NAME = ".appended-vectors.faiss"  # in the vectors file's folder; the commit moves it
+
+
+def appended(
+    settings: Settings, sources: Sequence[str], reusable: Reusable, encoded: Embedded
+) -> tuple[Embedded, Any, IndexTuning] | None:
+    """When this run's result is the existing index followed by the vectors just encoded, in that
+    order (nothing dropped or moved, something added), and the index is trained: the existing
+    index with them appended (index/append.py), its tuning, and the merged rows (positions,
+    failures and facts of every row; ``vectors`` empty: they are in the index). None when the
+    result is another order, or when the drift check says train again: merge and build."""
+    vectors, positions, failures, facts = encoded
+    if not len(vectors) or not can_append(reusable.index):
+        return None
+    new_positions = np.array([i for i, s in enumerate(sources) if s not in reusable.rows], dtype=np.int64)
+    kept_positions = np.array([i for i, s in enumerate(sources) if s in reusable.rows], dtype=np.int64)
+    kept_rows = [reusable.rows[sources[i]] for i in kept_positions]
+    added = new_positions[positions]
+    if kept_rows != list(range(reusable.index.ntotal)) or added.min() < kept_positions.max(initial=-1):
+        return None
+    manifest = reusable.manifest
+    target = settings.vectors_path.parent / APPEND_VECTORS_NAME
+    result = append(reusable.index, vectors, manifest.search_params, settings.index_target_recall, target)
+    if result.index is None:
+        return None
+    tuning = IndexTuning(
+        manifest.index_factory,
+        manifest.search_params,
+        manifest.recall_at_10,
+        trained_count=manifest.trained_count,
+        appended_recall_at_10=result.recall_at_10,
+    )
+    merged = Embedded(
+        np.zeros((0, vectors.shape[1]), dtype=np.float32),
+        np.concatenate([kept_positions, added]),
+        [(int(new_positions[position]), error) for position, error in failures],
+        concat_tables([reusable.facts.take(kept_rows), facts]),
+    )
+    return merged, result.index, tuning
 
 
 def _reconstruct(index: Any, rows: list[int]) -> FloatArray:

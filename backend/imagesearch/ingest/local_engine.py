@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from imagesearch.config import Settings
 from imagesearch.encoders.protocol import Encoder
-from imagesearch.ingest.checkpoints import collect, load_rows, save_rows
+from imagesearch.ingest.checkpoints import collect_files, merged_vectors, save_rows
 from imagesearch.ingest.fetch import Fetcher
 from imagesearch.ingest.ocr_stage import OcrStage
 from imagesearch.ingest.prepare import SourcePreparer, run_key
@@ -75,7 +75,8 @@ def embed_local(
         stages.ocr += ocr.totals.seconds
         stages.ocr_timeouts += ocr.totals.timeouts
     chunks = [_chunk_path(work_dir, chunk) for chunk in range(n_chunks)]
-    return collect(load_rows(chunks, encoder.dim), len(todo)), resumed
+    merged = merged_vectors(settings, encoder.dim, len(todo))
+    return collect_files(chunks, len(todo), encoder.dim, merged), resumed
 
 
 @dataclass

@@ -12,16 +12,22 @@ import logging
 import shutil
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from imagesearch.config import Settings
 from imagesearch.encoders.protocol import Encoder
-from imagesearch.errors import SourceError
-from imagesearch.index.factory import build_index
+from imagesearch.errors import IndexBuildError, SourceError
+from imagesearch.index.factory import IndexTuning, build_index, build_two_stage
+from imagesearch.index.index_files import map_vectors_file
 from imagesearch.index.manifest import Manifest
 from imagesearch.index.metadata import MetadataTable
 from imagesearch.index.store import save_bundle
-from imagesearch.ingest.incremental import load_reusable, merge_reused, sources_to_encode
+from imagesearch.ingest.checkpoints import MERGED_VECTORS_NAME
+from imagesearch.ingest.incremental import combine_reused, load_reusable, sources_to_encode
 from imagesearch.ingest.local_engine import embed_local
 from imagesearch.ingest.ocr_stage import OcrStage
 from imagesearch.ingest.outputs import (
@@ -32,6 +38,7 @@ from imagesearch.ingest.outputs import (
 )
 from imagesearch.ingest.sources import SourceRecords, read_records, source_root
 from imagesearch.ingest.types import Embedded, PipelineOptions, PipelineReport, StageTimes
+from imagesearch.vectors import FloatArray
 
 logger = logging.getLogger(__name__)
 
@@ -61,14 +68,17 @@ def run_pipeline(settings: Settings, options: PipelineOptions, encoder: Encoder)
             ocr.close()
 
     write_started = time.perf_counter()
-    if reusable is not None:
-        embedded = merge_reused(sources, reusable, embedded)
+    embedded, built = combine_reused(settings, sources, reusable, embedded)
     positions, failures = embedded.positions, embedded.failures
     write_failures(settings.failures_path, failures, sources)
     write_problems(settings.data_dir / METADATA_PROBLEMS_NAME, records)
     if len(positions) == 0:
         raise SourceError(f"none of the {len(sources)} images could be read; see {settings.failures_path}")
-    manifest = _save(settings, encoder, options, records, embedded, ocr_id)
+    try:
+        index, tuning = built if built is not None else _build(settings, embedded.vectors)
+        manifest = _save(settings, encoder, options, records, _Built(embedded, index, tuning), ocr_id)
+    finally:  # merged for a two-stage index that was not built (the commit moves it otherwise)
+        (settings.vectors_path.parent / MERGED_VECTORS_NAME).unlink(missing_ok=True)
     shutil.rmtree(settings.work_dir, ignore_errors=True)
     stages.write = time.perf_counter() - write_started
     return PipelineReport(
@@ -108,19 +118,28 @@ def _embed(
     return embed_local(settings, encoder, todo, options, stages, ocr)
 
 
+@dataclass(frozen=True)
+class _Built:
+    """The run's rows (positions, failures, facts) and the index over their vectors."""
+
+    embedded: Embedded
+    index: Any
+    tuning: IndexTuning
+
+
 def _save(
     settings: Settings,
     encoder: Encoder,
     options: PipelineOptions,
     records: SourceRecords,
-    embedded: Embedded,
+    built: _Built,
     ocr_id: str,
 ) -> Manifest:
-    """Build the index from the vectors and commit it with its URLs, captions and manifest."""
-    vectors, positions, failures, facts = embedded
+    """Commit the index with its URLs, captions, metadata and manifest."""
+    _, positions, failures, facts = built.embedded
     sources = records.urls
     urls = [sources[position] for position in positions]
-    index, tuning = build_index(vectors, settings)
+    index, tuning = built.index, built.tuning
     return save_bundle(
         settings,
         index,
@@ -143,10 +162,25 @@ def _save(
             index_factory=tuning.factory,
             search_params=tuning.search_params,
             recall_at_10=tuning.recall_at_10,
+            trained_count=tuning.trained_count,
+            appended_recall_at_10=tuning.appended_recall_at_10,
             caption_columns=list(records.caption_columns),
             ocr_engine=ocr_id,
         ),
     )
+
+
+def _build(settings: Settings, vectors: FloatArray) -> tuple[Any, IndexTuning]:
+    """The index over ``vectors``: when the engine merged them into the two-stage index's vectors
+    file-to-be (ingest/checkpoints.py), by streaming from that file, which the commit then takes;
+    else (or when the count that succeeded no longer calls for a two-stage index) in RAM."""
+    merged = settings.vectors_path.parent / MERGED_VECTORS_NAME
+    if isinstance(vectors, np.memmap) and merged.is_file():
+        try:
+            return build_two_stage(vectors, settings, map_vectors_file(merged), merged)
+        except IndexBuildError:
+            logger.info("%d vectors call for a one-stage index: building it in RAM", len(vectors))
+    return build_index(np.ascontiguousarray(vectors, dtype=np.float32), settings)
 
 
 def _pretrained_label(settings: Settings) -> str:

@@ -12,7 +12,9 @@ import pytest
 from imagesearch.config import Settings
 from imagesearch.index import two_stage
 from imagesearch.index.factory import build_index, build_two_stage
-from imagesearch.index.index_files import write_vectors_file
+from imagesearch.index.index_files import map_vectors_file, write_vectors_file
+from imagesearch.index.manifest import Manifest
+from imagesearch.index.store import load_bundle, save_bundle
 from imagesearch.index.tuning import exact_search
 
 FACTORY = "IVF16,PQ8x4fs,RFlat"
@@ -53,13 +55,45 @@ def test_streamed_build_equals_in_ram_build(tmp_path: Path) -> None:
     np.save(stored, vectors)
     mapped_vectors = np.load(stored, mmap_mode="r")
     write_vectors_file(tmp_path / "v.faiss", chunks(mapped_vectors, 700), 3000, 32)
-    refine = faiss.read_index(str(tmp_path / "v.faiss"), faiss.IO_FLAG_MMAP_IFC)
+    refine = map_vectors_file(tmp_path / "v.faiss")
     settings = Settings(index_factory=FACTORY)
     streamed, streamed_tuning = build_two_stage(mapped_vectors, settings, refine, chunk_rows=700)
     in_ram, in_ram_tuning = build_index(vectors, settings)
     assert streamed_tuning == in_ram_tuning
     queries = unit_vectors(50, seed=1)
     np.testing.assert_array_equal(streamed.search(queries, 10)[1], in_ram.search(queries, 10)[1])
+
+
+def test_saving_moves_the_streamed_file_into_the_commit(tmp_path: Path) -> None:
+    """The vectors file written for a streamed build becomes the committed one by a rename (same
+    inode, its name gone: no second copy of what is 20 GB at 10M), and the saved index loads and
+    searches as the built one; saving the same index again writes the vectors out."""
+    vectors = unit_vectors(2000)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    streamed = data_dir / "streamed.faiss"
+    write_vectors_file(streamed, chunks(vectors, 500), 2000, 32)
+    inode = streamed.stat().st_ino
+    settings = Settings(index_factory=FACTORY, data_dir=data_dir)
+    index, tuning = build_two_stage(vectors, settings, map_vectors_file(streamed), streamed)
+    manifest = Manifest(
+        encoder_id="test",
+        model="m",
+        pretrained="",
+        dim=32,
+        count=0,
+        index_type="",
+        search_params=tuning.search_params,
+    )
+    save_bundle(settings, index, [str(i) for i in range(2000)], manifest)
+    assert not streamed.exists()
+    assert settings.vectors_path.stat().st_ino == inode
+    queries = unit_vectors(30, seed=3)
+    loaded = load_bundle(settings)
+    np.testing.assert_array_equal(loaded.index.search(queries, 10)[1], index.search(queries, 10)[1])
+    again = Settings(index_factory=FACTORY, data_dir=tmp_path / "again")
+    save_bundle(again, index, [str(i) for i in range(2000)], manifest)
+    assert again.vectors_path.read_bytes() == settings.vectors_path.read_bytes()
 
 
 def test_exact_search_by_blocks_equals_one_flat_index() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from imagesearch.errors import SourceError
-from imagesearch.ingest.checkpoints import collect, load_rows, read_shards, save_rows, write_shard
+from imagesearch.ingest.checkpoints import collect, load_rows, save_rows, shard_paths, write_shard
 
 
 def test_rows_come_back_in_position_order_with_failures_apart(tmp_path: Path) -> None:
@@ -47,7 +47,7 @@ def test_a_lost_or_repeated_row_stops_the_run_instead_of_shifting_alignment(tmp_
 
     shard([0, 2])
     with pytest.raises(SourceError, match="hold 2 rows for 3 images"):
-        collect(read_shards(tmp_path, 4), 3)
+        collect(load_rows(shard_paths(tmp_path), 4), 3)
     shard([1, 2])
     with pytest.raises(SourceError, match="hold 4 rows for 3 images"):
-        collect(read_shards(tmp_path, 4), 3)
+        collect(load_rows(shard_paths(tmp_path), 4), 3)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 from PIL import Image
@@ -20,9 +21,11 @@ from imagesearch.encoders.protocol import Encoder
 from imagesearch.errors import SourceError
 from imagesearch.images import decode_image
 from imagesearch.index.store import load_bundle
+from imagesearch.ingest.checkpoints import MERGED_VECTORS_NAME
 from imagesearch.ingest.fetch import Fetcher
+from imagesearch.ingest.local_engine import embed_local
 from imagesearch.ingest.metadata import MetadataOptions
-from imagesearch.ingest.pipeline import PipelineOptions, run_pipeline
+from imagesearch.ingest.pipeline import PipelineOptions, StageTimes, run_pipeline
 
 
 @pytest.fixture
@@ -230,3 +233,47 @@ def test_metadata_cells_that_do_not_fit_are_reported_and_never_shift_rows(
         metadata = bundle.table.row(i)
         assert metadata.get("year") == (None if row[1] == "about 2002" else int(row[1]))
         assert metadata["featured"] == (row[2] == "t")
+
+
+def test_a_two_stage_index_is_built_from_vectors_merged_on_disk(
+    image_dir: Path, tiny_checkpoint: Path, tiny_encoder: Encoder, tmp_path: Path
+) -> None:
+    """For a two-stage index the engine merges its checkpoints' vectors straight into the vectors
+    file the commit takes (never all in RAM): byte for byte the file FAISS writes for the vectors
+    of the same run built in RAM, with the failures left out; nothing is left beside it."""
+    images = [str(path) for path in sorted(image_dir.rglob("*.*"))[:9]]
+    listing = tmp_path / "list.txt"
+    listing.write_text("\n".join([*images[:4], str(tmp_path / "missing.jpg"), *images[4:]]) + "\n")
+    in_ram = tiny_settings(tiny_checkpoint, tmp_path / "ram", batch_size=3, chunk_size=4)
+    run_pipeline(in_ram, PipelineOptions(source=listing, progress=False), tiny_encoder)
+    flat = faiss.IndexFlatIP(tiny_encoder.dim)
+    flat.add(load_bundle(in_ram).index.reconstruct_n(0, 9))
+    faiss.write_index(flat, str(tmp_path / "by-faiss.faiss"))
+
+    two = tiny_settings(
+        tiny_checkpoint, tmp_path / "two", batch_size=3, chunk_size=4, index_factory="IVF1,SQ8,RFlat"
+    )
+    todo = listing.read_text().split()
+    embedded = embed_local(two, tiny_encoder, todo, PipelineOptions(source=listing), StageTimes(), None)[0]
+    merged = two.vectors_path.parent / MERGED_VECTORS_NAME
+    assert isinstance(embedded.vectors, np.memmap) and embedded.positions.tolist() == [
+        0,
+        1,
+        2,
+        3,
+        5,
+        6,
+        7,
+        8,
+        9,
+    ]
+    assert merged.read_bytes() == (tmp_path / "by-faiss.faiss").read_bytes()
+
+    report = run_pipeline(two, PipelineOptions(source=listing, progress=False), tiny_encoder)  # resumes
+    assert (report.ok, report.failed, report.manifest.index_factory) == (9, 1, "IVF1,SQ8,RFlat")
+    assert two.vectors_path.read_bytes() == (tmp_path / "by-faiss.faiss").read_bytes()
+    assert not merged.exists()
+    bundle = load_bundle(two)
+    assert bundle.urls == load_bundle(in_ram).urls
+    queries = flat.reconstruct_n(0, 9)
+    np.testing.assert_array_equal(bundle.index.search(queries, 3)[1], flat.search(queries, 3)[1])

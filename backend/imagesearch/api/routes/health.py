@@ -28,6 +28,8 @@ def build_router(settings: Settings) -> APIRouter:
             vectors_on_disk=bool(manifest.vectors_file),
             vectors_file_bytes=manifest.vectors_bytes,
             recall_at_10=manifest.recall_at_10,
+            trained_count=manifest.trained_count,
+            appended_recall_at_10=manifest.appended_recall_at_10,
             captions=searcher.has_captions,
             created_at=manifest.created_at,
             fallback=searcher.encoder.fallback,

@@ -40,7 +40,15 @@ from imagesearch.encoders.factory import load_encoder
 from imagesearch.encoders.protocol import Encoder
 from imagesearch.errors import EncoderUnavailableError, ImageSearchError
 from imagesearch.files import write_bytes_atomic
-from imagesearch.ingest.checkpoints import Rows, collect, ray_run_key, read_shards, write_shard
+from imagesearch.ingest.checkpoints import (
+    Rows,
+    collect_files,
+    load_rows,
+    merged_vectors,
+    ray_run_key,
+    shard_paths,
+    write_shard,
+)
 from imagesearch.ingest.fetch import Fetcher
 from imagesearch.ingest.ocr_stage import OcrStage
 from imagesearch.ingest.prepare import SourcePreparer
@@ -66,7 +74,7 @@ def embed_with_ray(
     work_dir = settings.work_dir / f"ray-{ray_run_key(encoder, todo, ocr_id)}"
     if not options.resume:
         shutil.rmtree(work_dir, ignore_errors=True)
-    done = read_shards(work_dir, encoder.dim)
+    done = load_rows(shard_paths(work_dir), encoder.dim, vectors=False)
     pending = np.setdiff1d(np.arange(len(todo), dtype=np.int64), done["position"])
     if len(done["position"]):
         logger.info(
@@ -79,7 +87,8 @@ def embed_with_ray(
         finally:
             if started_here:
                 ray.shutdown()
-    return collect(read_shards(work_dir, encoder.dim), len(todo))
+    merged = merged_vectors(settings, encoder.dim, len(todo))
+    return collect_files(shard_paths(work_dir), len(todo), encoder.dim, merged)
 
 
 def _connect(address: str | None) -> bool:

@@ -21,11 +21,13 @@ from imagesearch.ingest.pipeline import PipelineOptions, StageTimes, run_pipelin
 
 ray = pytest.importorskip("ray")
 
+from imagesearch.ingest.checkpoints import MERGED_VECTORS_NAME  # noqa: E402
 from imagesearch.ingest.cli import parse_args  # noqa: E402
 from imagesearch.ingest.ray.engine import embed_with_ray  # noqa: E402
 
 # Small batches so that the 12 sources span several Ray blocks, encoder batches and shards.
 SMALL = {"batch_size": 3, "ray_batch_size": 2, "chunk_size": 4}
+TWO_STAGE = "IVF1,SQ8,RFlat"
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +67,9 @@ def test_ray_engine_builds_the_same_index_as_the_local_engine_and_resumes(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # With OCR on: the Ray workers read the text as the local engine does (same engine, same facts).
+    # On Ray a two-stage index: the shards' vectors are merged on disk into its vectors file.
     local = tiny_settings(tiny_checkpoint, tmp_path / "local", ocr=True, **SMALL)
-    on_ray = tiny_settings(tiny_checkpoint, tmp_path / "ray", ocr=True, **SMALL)
+    on_ray = tiny_settings(tiny_checkpoint, tmp_path / "ray", ocr=True, index_factory=TWO_STAGE, **SMALL)
     local_report = run_pipeline(local, PipelineOptions(source=source, progress=False), tiny_encoder)
     ocr_id = local_report.manifest.ocr_engine
     assert ocr_id.startswith("rapidocr")
@@ -78,6 +81,7 @@ def test_ray_engine_builds_the_same_index_as_the_local_engine_and_resumes(
         on_ray, tiny_encoder, todo, options, StageTimes(), ocr_id
     )
     assert positions.tolist() == [0, 1, 2, 4, 5, 6, 7, 9, 10, 11]
+    assert isinstance(vectors, np.memmap)  # the merged vectors file, mapped
     assert failures == [(position, error) for position, _, error in local_report.failures]
     np.testing.assert_allclose(vectors, load_bundle(local).index.reconstruct_n(0, 10), atol=1e-5)
     shards = sorted(on_ray.work_dir.rglob("shard-*.npz"))
@@ -104,6 +108,8 @@ def test_ray_engine_builds_the_same_index_as_the_local_engine_and_resumes(
     assert [b.table.row(i) for i in range(10)] == [a.table.row(i) for i in range(10)]
     assert ray_report.stages.encode > 0 and ray_report.stages.fetch_decode > 0
     assert not on_ray.work_dir.exists()  # shards are removed once the index is saved
+    assert b.manifest.index_factory == TWO_STAGE and b.manifest.vectors_file
+    assert not (on_ray.vectors_path.parent / MERGED_VECTORS_NAME).exists()  # the commit took it
     assert ray.is_initialized()  # a Ray the engine did not start is left running
 
 
