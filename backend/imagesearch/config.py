@@ -23,6 +23,8 @@ INDEX_RELPATH = Path("faiss_index") / "image_index.faiss"
 # A two-stage index's full float32 vectors (an IndexFlatIP), memory-mapped for exact re-ranking;
 # its compressed first stage is the file at INDEX_RELPATH (index/index_files.py).
 VECTORS_RELPATH = Path("faiss_index") / "image_vectors.faiss"
+# Its first stage's inverted lists when they are kept on disk (8-bit PQ codes; index/on_disk.py).
+LISTS_RELPATH = Path("faiss_index") / "image_lists.ivfdata"
 URLS_RELPATH = Path("embeddings") / "image_urls.pkl"
 MANIFEST_RELPATH = Path("manifest.json")
 FAILURES_RELPATH = Path("pipeline_failures.csv")
@@ -287,6 +289,10 @@ class Settings(BaseSettings):
     @property
     def vectors_path(self) -> Path:
         return self.data_dir / VECTORS_RELPATH
+
+    @property
+    def lists_path(self) -> Path:
+        return self.data_dir / LISTS_RELPATH
 
     @property
     def urls_path(self) -> Path:

@@ -26,7 +26,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from imagesearch.index import two_stage
+from imagesearch.index import on_disk, two_stage
 from imagesearch.index.index_files import map_vectors_file, vectors_view, write_vectors_file
 from imagesearch.index.tuning import apply_search_params, exact_reference, measure_recall
 from imagesearch.vectors import FloatArray
@@ -47,10 +47,12 @@ class Appended:
 
 def can_append(index: Any) -> bool:
     """Is ``index`` trained (IVF-Flat, or a two-stage index over IVF codes), so that appending to
-    it saves a training? Flat needs no training and HNSW is rebuilt: both are built anew."""
+        it saves a training? Flat needs no training and HNSW is rebuilt: both are built anew, and so
+    is an index whose inverted lists are on disk (mapped read-only)."""
     parts = two_stage.stages(index)
     first = parts[0] if parts is not None else index
-    return isinstance(first, faiss.IndexIVF) and bool(first.is_trained)
+    trained = isinstance(first, faiss.IndexIVF) and bool(first.is_trained)
+    return trained and on_disk.lists_of(first) is None  # lists on disk are mapped read-only
 
 
 def append(

@@ -4,7 +4,10 @@
 - IVF-Flat (``IVF{nlist},Flat``) when the raw vectors fit in ``index_memory_gb``;
 - else the two-stage index (``IVF{nlist},PQ{m}x4fs,RFlat``, ``two_stage.py``): fast-scan PQ
   codes in RAM with the largest code that fits propose k*R candidates, and the full vectors,
-  memory-mapped from disk, re-rank them by exact cosine.
+  memory-mapped from disk, re-rank them by exact cosine;
+- when even the smallest fast-scan code is over the budget, the two-stage index over 8-bit PQ
+  codes (``IVF{nlist},PQ{m},RFlat``) whose inverted lists stay on disk too (``on_disk.py``):
+  only the centroids are in RAM.
 
 HNSW is no longer chosen by itself (``HNSW32,Flat`` can still be forced): on 1M clustered 512-d
 vectors it reached recall@10 0.90 at efSearch 1024 (4.3 ms), where IVF4096,Flat reached 0.97 at
@@ -12,7 +15,8 @@ vectors it reached recall@10 0.90 at efSearch 1024 (4.3 ms), where IVF4096,Flat 
 exhaustive), a graph's efSearch does not.
 ``IMAGESEARCH_INDEX_FACTORY`` (``run_pipeline.py --index-factory``) forces a FAISS factory string
 (``,RFlat`` at its end makes it the first stage of a two-stage index). The search knobs are tuned
-at build time (``tuning.py``). No file I/O here: saving and loading stay in ``store``.
+at build time (``tuning.py``). Saving and loading stay in ``store``; the only files written here
+are on-disk inverted lists (``on_disk.py``), beside the vectors file they go with.
 """
 
 from __future__ import annotations
@@ -27,11 +31,12 @@ import numpy as np
 
 from imagesearch.config import Settings
 from imagesearch.errors import IndexBuildError
-from imagesearch.index import two_stage
+from imagesearch.index import on_disk, two_stage
 from imagesearch.index.tuning import tune_search
 from imagesearch.vectors import FloatArray
 
 FLAT = "Flat"
+MERGED_LISTS_NAME = ".merged-lists.ivfdata"  # beside the vectors file; the commit moves it
 HNSW_M = 32
 # Fast-scan PQ sub-quantizers (4 bits each: m/2 bytes a vector), largest first. Fast-scan over
 # OPQ + 8-bit PQ of the same bytes: on 100k clustered 512-d vectors with exact re-ranking,
@@ -40,6 +45,11 @@ HNSW_M = 32
 # (OPQ's rotation training); the re-ranking makes up for the coarser codes.
 FAST_SCAN_SIZES = (128, 64, 32, 16)
 _BUDGET_SHARE = 0.9  # headroom for the process itself
+# 8-bit PQ sub-quantizers of a first stage with its lists on disk (m bytes a vector), largest
+# first with >= 8 dimensions each: 64 for 512-d, the bytes of PQ128x4fs (RAM does not limit
+# them, the disk reads do); narrower sub-vectors trained 10x slower here for little gain.
+ON_DISK_PQ_SIZES = (64, 32, 16, 8, 4, 2, 1)
+LIST_BYTES = 64  # RAM per inverted list on disk (offset, size, capacity and their container)
 
 
 @dataclass(frozen=True)
@@ -68,7 +78,8 @@ def choose_factory(n: int, dim: int, settings: Settings) -> str:
         factory = f"IVF{nlist},PQ{m}x4fs{two_stage.REFINE_SUFFIX}"
         if estimate_bytes(factory, n, dim) <= budget:
             return factory
-    return f"IVF{nlist},PQ{sizes[-1]}x4fs{two_stage.REFINE_SUFFIX}"  # the most compact, over budget or not
+    m = next((m for m in ON_DISK_PQ_SIZES if dim % m == 0 and dim // m >= 8), 1)
+    return f"IVF{nlist},PQ{m}{two_stage.REFINE_SUFFIX}"  # lists on disk: centroids in RAM
 
 
 def choose_nlist(n: int) -> int:
@@ -84,6 +95,8 @@ def estimate_bytes(factory: str, n: int, dim: int) -> float:
     its full vectors are memory-mapped from disk, paged in on demand and evictable, not resident.
     """
     raw = 4.0 * dim
+    if two_stage.lists_on_disk(factory):
+        return _int_after(factory, "IVF") * (raw + LIST_BYTES)
     factory = two_stage.first_stage(factory)
     if factory.startswith("HNSW"):
         # Level 0 keeps 2M int32 links per vector; upper levels add about 1/M more.
@@ -150,7 +163,8 @@ def build_two_stage(
     the first stage is trained on a sample and filled ``chunk_rows`` at a time; ``refine`` is the
     IndexFlatIP of the same vectors mapped from ``vectors_file`` (``index_files.map_vectors_file``),
     which saving then moves into the commit instead of copying; the knobs are tuned as in
-    ``build_index`` (exact search by blocks)."""
+    ``build_index`` (exact search by blocks). A first stage whose lists go on disk is filled
+    shard by shard and merged into a lists file beside ``vectors_file`` (on_disk.py)."""
     n, dim = vectors.shape
     factory = choose_factory(n, dim, settings)
     if not two_stage.is_two_stage(factory):
@@ -158,9 +172,14 @@ def build_two_stage(
     try:
         base: Any = faiss.index_factory(dim, two_stage.first_stage(factory), faiss.METRIC_INNER_PRODUCT)
         base.train(np.ascontiguousarray(_training_sample(vectors, factory), dtype=np.float32))
-        for start in range(0, n, chunk_rows):
-            base.add(np.ascontiguousarray(vectors[start : start + chunk_rows], dtype=np.float32))
-        index = two_stage.join(base, refine, vectors_file)
+        lists_file = None
+        if two_stage.lists_on_disk(factory) and vectors_file is not None:
+            lists_file = vectors_file.with_name(MERGED_LISTS_NAME)
+            base = on_disk.add_on_disk(base, vectors, chunk_rows, lists_file)
+        else:
+            for start in range(0, n, chunk_rows):
+                base.add(np.ascontiguousarray(vectors[start : start + chunk_rows], dtype=np.float32))
+        index = two_stage.join(base, refine, vectors_file, lists_file)
     except (RuntimeError, ValueError) as exc:
         raise IndexBuildError(f"cannot build a {factory!r} index over {n} vectors: {exc}") from exc
     params, recall = tune_search(index, vectors, settings.index_target_recall)

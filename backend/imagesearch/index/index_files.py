@@ -19,9 +19,9 @@ from typing import Any
 import faiss
 import numpy as np
 
-from imagesearch.config import INDEX_RELPATH, VECTORS_RELPATH, Settings
+from imagesearch.config import INDEX_RELPATH, LISTS_RELPATH, VECTORS_RELPATH, Settings
 from imagesearch.errors import IndexLoadError
-from imagesearch.index import two_stage
+from imagesearch.index import on_disk, two_stage
 from imagesearch.index.manifest import Manifest
 from imagesearch.vectors import FloatArray
 
@@ -32,9 +32,16 @@ def index_writers(settings: Settings, index: Any) -> dict[Path, Callable[[Path],
     if parts is None:
         return {settings.index_path: _writer(index)}
     base, refine = parts
-    own = two_stage.own_vectors_file(index)
-    vectors = _mover(own) if own.path is not None and own.path.is_file() else _writer(refine)
-    return {settings.index_path: _writer(base), settings.vectors_path: vectors}
+    writers = {settings.index_path: _writer(base), settings.vectors_path: _writer(refine)}
+    lists = on_disk.lists_of(base)
+    if lists is not None:
+        writers[settings.index_path] = on_disk.index_writer(base, LISTS_RELPATH.name)
+        writers[settings.lists_path] = _copier(Path(lists.filename))
+    for kind, target in (("vectors", settings.vectors_path), ("lists", settings.lists_path)):
+        own = two_stage.own_file(index, kind)
+        if own.path is not None and own.path.is_file():
+            writers[target] = _mover(own)
+    return writers
 
 
 def _writer(index: Any) -> Callable[[Path], None]:
@@ -44,11 +51,18 @@ def _writer(index: Any) -> Callable[[Path], None]:
     return write
 
 
-def _mover(own: two_stage.OwnVectorsFile) -> Callable[[Path], None]:
-    """A writer that moves the file the index's vectors are mapped from to the staged path: a
-    rename, so no byte is copied (a copy only across file systems). The mapping stays valid (it
-    holds the inode); the index no longer names the file, so a later save of it writes its
-    vectors out as usual."""
+def _copier(source: Path) -> Callable[[Path], None]:
+    def copy(path: Path) -> None:
+        shutil.copyfile(source, path)
+
+    return copy
+
+
+def _mover(own: two_stage.OwnFile) -> Callable[[Path], None]:
+    """A writer that moves a file the index maps (its vectors, its inverted lists) to the staged
+    path: a rename, so no byte is copied (a copy only across file systems). The mapping stays
+    valid (it holds the inode); the index no longer names the file as its own, so a later save
+    of it copies it instead."""
     source = own.path
     assert source is not None
 
@@ -134,7 +148,10 @@ def read_index(settings: Settings, manifest: Manifest) -> Any:
     path = settings.index_path
     if not path.is_file():
         raise IndexLoadError(f"{path} is missing; rebuild the index with run_pipeline.py")
-    if path.stat().st_size >= settings.mmap_min_bytes:
+    lists_on_disk = two_stage.lists_on_disk(manifest.index_factory)
+    if lists_on_disk:
+        index = _read_with_lists(settings, manifest)
+    elif path.stat().st_size >= settings.mmap_min_bytes:
         index = _read_mapped(settings, manifest, INDEX_RELPATH)
     else:
         index = _read_bytes(settings, manifest)
@@ -149,6 +166,21 @@ def read_index(settings: Settings, manifest: Manifest) -> Any:
         raise IndexLoadError(f"{VECTORS_RELPATH} does not belong to {INDEX_RELPATH}: {exc}") from exc
 
 
+def _read_with_lists(settings: Settings, manifest: Manifest) -> Any:
+    """The first stage of a two-stage index whose inverted lists stay on disk: mapped from the
+    lists file the manifest lists (checked first, found beside the index file whatever the
+    working directory), or from the index file itself when it holds them."""
+    if not manifest.lists_file:
+        return _read_mapped(settings, manifest, INDEX_RELPATH, on_disk.read_flags(lists_file=False))
+    if manifest.lists_file != str(LISTS_RELPATH):
+        raise IndexLoadError(f"the manifest names {manifest.lists_file!r}, not {LISTS_RELPATH}")
+    lists_inode = _hashed_inode(settings, manifest, LISTS_RELPATH)
+    index = _read_mapped(settings, manifest, INDEX_RELPATH, on_disk.read_flags(lists_file=True))
+    if settings.lists_path.stat().st_ino != lists_inode:
+        raise IndexLoadError(f"{settings.lists_path} was replaced while it was loading; load again")
+    return index
+
+
 def _read_bytes(settings: Settings, manifest: Manifest) -> Any:
     index_bytes = settings.index_path.read_bytes()
     if settings.verify_checksums:
@@ -159,7 +191,9 @@ def _read_bytes(settings: Settings, manifest: Manifest) -> Any:
         raise IndexLoadError(f"{settings.index_path} is not a readable FAISS index: {exc}") from exc
 
 
-def _read_mapped(settings: Settings, manifest: Manifest, relpath: Path) -> Any:
+def _read_mapped(
+    settings: Settings, manifest: Manifest, relpath: Path, flags: int = faiss.IO_FLAG_MMAP_IFC
+) -> Any:
     """Hash by streaming, then let FAISS memory-map the vectors / inverted lists.
 
     The pages are shared between worker processes and loaded on demand, so a large index
@@ -167,19 +201,25 @@ def _read_mapped(settings: Settings, manifest: Manifest, relpath: Path) -> Any:
     the inode check catches a save that lands between hashing and mapping.
     """
     path = settings.data_dir / relpath
-    if not path.is_file():
-        raise IndexLoadError(f"{path} is missing; rebuild the index with run_pipeline.py")
-    with path.open("rb") as handle:
-        hashed_inode = os.fstat(handle.fileno()).st_ino
-        if settings.verify_checksums:
-            verify(manifest, relpath, hashlib.file_digest(handle, "sha256").hexdigest())
+    hashed_inode = _hashed_inode(settings, manifest, relpath)
     try:
-        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+        index = faiss.read_index(str(path), flags)
     except RuntimeError as exc:
         raise IndexLoadError(f"{path} is not a readable FAISS index: {exc}") from exc
     if path.stat().st_ino != hashed_inode:
         raise IndexLoadError(f"{path} was replaced while it was loading; load again")
     return index
+
+
+def _hashed_inode(settings: Settings, manifest: Manifest, relpath: Path) -> int:
+    """Check a file of the build against the manifest's checksum, by streaming; its inode."""
+    path = settings.data_dir / relpath
+    if not path.is_file():
+        raise IndexLoadError(f"{path} is missing; rebuild the index with run_pipeline.py")
+    with path.open("rb") as handle:
+        if settings.verify_checksums:
+            verify(manifest, relpath, hashlib.file_digest(handle, "sha256").hexdigest())
+        return os.fstat(handle.fileno()).st_ino
 
 
 def verify(manifest: Manifest, relpath: Path, actual: str) -> None:

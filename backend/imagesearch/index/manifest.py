@@ -69,6 +69,12 @@ class Manifest(BaseModel):
         description="file of the full vectors a two-stage index re-ranks with, memory-mapped; empty: none",
     )
     vectors_bytes: int = Field(default=0, description="size of vectors_file in bytes (on disk, not in RAM)")
+    lists_file: str = Field(
+        default="",
+        description="file of the first stage's inverted lists when they are kept on disk (index/on_disk.py); "
+        "empty: in RAM, or in the index file itself",
+    )
+    lists_bytes: int = Field(default=0, description="size of lists_file in bytes (on disk, not in RAM)")
     # Captions (defaults keep older manifests loading: no captions, whatever files lie beside it).
     has_captions: bool = Field(default=False, description="embeddings/captions.json belongs to this build")
     caption_columns: list[str] = Field(

@@ -18,7 +18,14 @@ import faiss
 import numpy as np
 from pydantic import ValidationError
 
-from imagesearch.config import INDEX_RELPATH, MANIFEST_RELPATH, URLS_RELPATH, VECTORS_RELPATH, Settings
+from imagesearch.config import (
+    INDEX_RELPATH,
+    LISTS_RELPATH,
+    MANIFEST_RELPATH,
+    URLS_RELPATH,
+    VECTORS_RELPATH,
+    Settings,
+)
 from imagesearch.errors import IndexLoadError, InvalidQueryError
 from imagesearch.index import commit
 from imagesearch.index.index_files import index_writers, read_index, verify
@@ -84,6 +91,7 @@ def index_type_name(index: Any) -> str:
 BUNDLE_RELPATHS = (
     INDEX_RELPATH,
     VECTORS_RELPATH,
+    LISTS_RELPATH,
     URLS_RELPATH,
     CAPTIONS_RELPATH,
     METADATA_RELPATH,
@@ -118,6 +126,7 @@ def save_bundle(
         for target, writer in writers.items():
             staged.stage(target, writer)
         two_stage = settings.vectors_path in writers
+        lists = settings.lists_path in writers
         manifest = manifest.model_copy(
             update={
                 "count": len(urls),
@@ -130,6 +139,8 @@ def save_bundle(
                 "metadata_fields": dict(metadata.fields) if metadata is not None else {},
                 "vectors_file": str(VECTORS_RELPATH) if two_stage else "",
                 "vectors_bytes": staged.size(settings.vectors_path) if two_stage else 0,
+                "lists_file": str(LISTS_RELPATH) if lists else "",
+                "lists_bytes": staged.size(settings.lists_path) if lists else 0,
             }
         )
         staged.stage(settings.manifest_path, manifest.model_dump_json(indent=2).encode())

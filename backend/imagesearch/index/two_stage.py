@@ -31,6 +31,14 @@ def is_two_stage(factory: str) -> bool:
     return factory.endswith(REFINE_SUFFIX)
 
 
+def lists_on_disk(factory: str) -> bool:
+    """Does a two-stage index of ``factory`` keep its first stage's inverted lists on disk? Those
+    of 8-bit PQ codes (``IVF…,PQ{m},RFlat``: the chooser's pick when even fast-scan codes exceed
+    the budget; index/on_disk.py) do; fast-scan and flat lists stay in RAM."""
+    first = first_stage(factory)
+    return is_two_stage(factory) and "PQ" in first.split(",")[-1] and not first.endswith("fs")
+
+
 def first_stage(factory: str) -> str:
     """The factory string of the first stage (``factory`` itself for a one-stage index)."""
     return factory[: -len(REFINE_SUFFIX)] if is_two_stage(factory) else factory
@@ -43,12 +51,13 @@ def vectors_index(vectors: FloatArray) -> Any:
     return refine
 
 
-def join(base: Any, refine: Any, vectors_file: Path | None = None) -> Any:
+def join(base: Any, refine: Any, vectors_file: Path | None = None, lists_file: Path | None = None) -> Any:
     """The two-stage index over ``base`` and ``refine``; ValueError when they do not belong together.
 
     ``vectors_file``: the file ``refine`` is memory-mapped from, written for this index alone
-    (``index_files.write_vectors_file``): saving moves it into the commit instead of copying it
-    (at 10M x 512-d a copy would be 20 GB more on disk)."""
+    (``index_files.write_vectors_file``); ``lists_file``: the file of ``base``'s inverted lists,
+    if on disk and written for it alone (on_disk.py). Saving moves them into the commit instead
+    of copying them (at 10M x 512-d a copy of the vectors would be 20 GB more on disk)."""
     # downcast_index gives a second proxy that does not own the C++ object: check through it, but
     # keep (and reference) the caller's owning objects, or they would be freed under the index.
     flat = faiss.downcast_index(refine)
@@ -62,24 +71,25 @@ def join(base: Any, refine: Any, vectors_file: Path | None = None) -> Any:
     index: Any = faiss.IndexRefine(base, refine)
     # The C++ index holds raw pointers to both stages. FAISS's proxies take no new attributes
     # but this one, so the vectors file rides along with them.
-    index.referenced_objects = [base, refine, OwnVectorsFile(vectors_file)]
+    index.referenced_objects = [base, refine, OwnFile("vectors", vectors_file), OwnFile("lists", lists_file)]
     return index
 
 
 @dataclass
-class OwnVectorsFile:
-    """The file a two-stage index's vectors were written to for it alone (see ``join``); None
-    once it was moved into a commit, or for vectors that must be written out."""
+class OwnFile:
+    """A file of a two-stage index's ``kind`` ("vectors", "lists") written for it alone (see
+    ``join``); ``path`` None once it was moved into a commit, or when there is none to move."""
 
+    kind: str
     path: Path | None
 
 
-def own_vectors_file(index: Any) -> OwnVectorsFile:
-    """The record of ``index``'s own vectors file (``path`` None when it has none to move)."""
+def own_file(index: Any, kind: str) -> OwnFile:
+    """The record of ``index``'s own file of ``kind`` (``path`` None when it has none to move)."""
     for item in getattr(index, "referenced_objects", []):
-        if isinstance(item, OwnVectorsFile):
+        if isinstance(item, OwnFile) and item.kind == kind:
             return item
-    return OwnVectorsFile(None)
+    return OwnFile(kind, None)
 
 
 def stages(index: Any) -> tuple[Any, Any] | None:

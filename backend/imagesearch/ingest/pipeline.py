@@ -21,7 +21,7 @@ import numpy as np
 from imagesearch.config import Settings
 from imagesearch.encoders.protocol import Encoder
 from imagesearch.errors import IndexBuildError, SourceError
-from imagesearch.index.factory import IndexTuning, build_index, build_two_stage
+from imagesearch.index.factory import MERGED_LISTS_NAME, IndexTuning, build_index, build_two_stage
 from imagesearch.index.index_files import map_vectors_file
 from imagesearch.index.manifest import Manifest
 from imagesearch.index.metadata import MetadataTable
@@ -77,8 +77,9 @@ def run_pipeline(settings: Settings, options: PipelineOptions, encoder: Encoder)
     try:
         index, tuning = built if built is not None else _build(settings, embedded.vectors)
         manifest = _save(settings, encoder, options, records, _Built(embedded, index, tuning), ocr_id)
-    finally:  # merged for a two-stage index that was not built (the commit moves it otherwise)
-        (settings.vectors_path.parent / MERGED_VECTORS_NAME).unlink(missing_ok=True)
+    finally:  # merged for a two-stage index that was not built (the commit moves them otherwise)
+        for name in (MERGED_VECTORS_NAME, MERGED_LISTS_NAME):
+            (settings.vectors_path.parent / name).unlink(missing_ok=True)
     shutil.rmtree(settings.work_dir, ignore_errors=True)
     stages.write = time.perf_counter() - write_started
     return PipelineReport(
