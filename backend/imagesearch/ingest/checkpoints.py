@@ -74,7 +74,8 @@ def shard_paths(work_dir: Path) -> list[Path]:
 
 def load_rows(paths: Iterable[Path], dim: int, vectors: bool = True) -> Rows:
     """The rows of ``paths``, concatenated; a file whose vectors are not ``dim`` wide is refused.
-    Without ``vectors`` the vector column is left out (and never read from the files)."""
+    Without ``vectors`` the vector column is left out (read only to check its width, one file
+    at a time)."""
     parts: list[Rows] = []
     for path in paths:
         with np.load(path) as saved:

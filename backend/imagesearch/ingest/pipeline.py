@@ -27,7 +27,12 @@ from imagesearch.index.manifest import Manifest
 from imagesearch.index.metadata import MetadataTable
 from imagesearch.index.store import save_bundle
 from imagesearch.ingest.checkpoints import MERGED_VECTORS_NAME
-from imagesearch.ingest.incremental import combine_reused, load_reusable, sources_to_encode
+from imagesearch.ingest.incremental import (
+    APPEND_VECTORS_NAME,
+    combine_reused,
+    load_reusable,
+    sources_to_encode,
+)
 from imagesearch.ingest.local_engine import embed_local
 from imagesearch.ingest.ocr_stage import OcrStage
 from imagesearch.ingest.outputs import (
@@ -77,8 +82,8 @@ def run_pipeline(settings: Settings, options: PipelineOptions, encoder: Encoder)
     try:
         index, tuning = built if built is not None else _build(settings, embedded.vectors)
         manifest = _save(settings, encoder, options, records, _Built(embedded, index, tuning), ocr_id)
-    finally:  # merged for a two-stage index that was not built (the commit moves them otherwise)
-        for name in (MERGED_VECTORS_NAME, MERGED_LISTS_NAME):
+    finally:  # written for a two-stage index that was not saved (the commit moves them otherwise)
+        for name in (MERGED_VECTORS_NAME, MERGED_LISTS_NAME, APPEND_VECTORS_NAME):
             (settings.vectors_path.parent / name).unlink(missing_ok=True)
     shutil.rmtree(settings.work_dir, ignore_errors=True)
     stages.write = time.perf_counter() - write_started

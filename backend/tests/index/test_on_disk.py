@@ -16,7 +16,7 @@ from imagesearch.config import Settings
 from imagesearch.errors import IndexLoadError
 from imagesearch.index import on_disk, two_stage
 from imagesearch.index.append import can_append
-from imagesearch.index.factory import build_two_stage, choose_factory
+from imagesearch.index.factory import build_index, build_two_stage, choose_factory
 from imagesearch.index.index_files import map_vectors_file, write_vectors_file
 from imagesearch.index.manifest import Manifest
 from imagesearch.index.store import load_bundle, save_bundle
@@ -103,3 +103,27 @@ def test_saved_lists_load_from_beside_the_index_wherever_it_is(
         handle.write(b"\xff\xfe")
     with pytest.raises(IndexLoadError, match=r"image_lists\.ivfdata does not match"):
         load_bundle(moved)
+
+
+def test_lists_built_in_ram_are_mapped_from_the_index_file(tmp_path: Path) -> None:
+    """The same kind of index built in RAM (``build_index``: an incremental merge, a forced
+    factory) is saved as one index file holding its lists; loading maps them from it."""
+    settings = Settings(data_dir=tmp_path / "data", index_factory="IVF64,PQ4,RFlat")
+    vectors, queries = clustered(6_000), clustered(50, seed=3)
+    index, tuning = build_index(vectors, settings)
+    manifest = Manifest(
+        encoder_id="test",
+        model="m",
+        pretrained="",
+        dim=DIM,
+        count=0,
+        index_type="",
+        index_factory=tuning.factory,
+        search_params=tuning.search_params,
+    )
+    save_bundle(settings, index, [str(i) for i in range(len(vectors))], manifest)
+    assert not settings.lists_path.exists()
+    bundle = load_bundle(settings)
+    first = two_stage.stages(bundle.index)
+    assert first is not None and on_disk.lists_of(first[0]) is not None and not bundle.manifest.lists_file
+    np.testing.assert_array_equal(bundle.index.search(queries, 10)[1], index.search(queries, 10)[1])
