@@ -11,6 +11,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
+from support.manifests import manifest_for
 
 from imagesearch.config import Settings
 from imagesearch.errors import IndexLoadError
@@ -18,7 +19,6 @@ from imagesearch.index import on_disk, two_stage
 from imagesearch.index.append import can_append
 from imagesearch.index.factory import build_index, build_two_stage, choose_factory
 from imagesearch.index.index_files import map_vectors_file, write_vectors_file
-from imagesearch.index.manifest import Manifest
 from imagesearch.index.store import load_bundle, save_bundle
 
 DIM = 32
@@ -57,16 +57,7 @@ def build_saved(data_dir: Path) -> tuple[Settings, object, np.ndarray]:
     streamed.parent.mkdir(parents=True)
     write_vectors_file(streamed, [vectors], len(vectors), DIM)
     index, tuning = build_two_stage(vectors, settings, map_vectors_file(streamed), streamed, chunk_rows=5_000)
-    manifest = Manifest(
-        encoder_id="test",
-        model="m",
-        pretrained="",
-        dim=DIM,
-        count=0,
-        index_type="",
-        index_factory=tuning.factory,
-        search_params=tuning.search_params,
-    )
+    manifest = manifest_for(tuning)
     save_bundle(settings, index, [str(i) for i in range(len(vectors))], manifest)
     return settings, index, vectors
 
@@ -111,16 +102,7 @@ def test_lists_built_in_ram_are_mapped_from_the_index_file(tmp_path: Path) -> No
     settings = Settings(data_dir=tmp_path / "data", index_factory="IVF64,PQ4,RFlat")
     vectors, queries = clustered(6_000), clustered(50, seed=3)
     index, tuning = build_index(vectors, settings)
-    manifest = Manifest(
-        encoder_id="test",
-        model="m",
-        pretrained="",
-        dim=DIM,
-        count=0,
-        index_type="",
-        index_factory=tuning.factory,
-        search_params=tuning.search_params,
-    )
+    manifest = manifest_for(tuning)
     save_bundle(settings, index, [str(i) for i in range(len(vectors))], manifest)
     assert not settings.lists_path.exists()
     bundle = load_bundle(settings)

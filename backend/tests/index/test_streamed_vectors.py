@@ -8,12 +8,12 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
+from support.manifests import manifest_for
 
 from imagesearch.config import Settings
 from imagesearch.index import two_stage
 from imagesearch.index.factory import build_index, build_two_stage
 from imagesearch.index.index_files import map_vectors_file, write_vectors_file
-from imagesearch.index.manifest import Manifest
 from imagesearch.index.store import load_bundle, save_bundle
 from imagesearch.index.tuning import exact_search
 
@@ -76,15 +76,7 @@ def test_saving_moves_the_streamed_file_into_the_commit(tmp_path: Path) -> None:
     inode = streamed.stat().st_ino
     settings = Settings(index_factory=FACTORY, data_dir=data_dir)
     index, tuning = build_two_stage(vectors, settings, map_vectors_file(streamed), streamed)
-    manifest = Manifest(
-        encoder_id="test",
-        model="m",
-        pretrained="",
-        dim=32,
-        count=0,
-        index_type="",
-        search_params=tuning.search_params,
-    )
+    manifest = manifest_for(tuning)
     save_bundle(settings, index, [str(i) for i in range(2000)], manifest)
     assert not streamed.exists()
     assert settings.vectors_path.stat().st_ino == inode
