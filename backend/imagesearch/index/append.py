@@ -49,8 +49,7 @@ def can_append(index: Any) -> bool:
     """Is ``index`` trained (IVF-Flat, or a two-stage index over IVF codes), so that appending to
         it saves a training? Flat needs no training and HNSW is rebuilt: both are built anew, and so
     is an index whose inverted lists are on disk (mapped read-only)."""
-    parts = two_stage.stages(index)
-    first = parts[0] if parts is not None else index
+    first = two_stage.searched_first(index)
     trained = isinstance(first, faiss.IndexIVF) and bool(first.is_trained)
     return trained and on_disk.lists_of(first) is None  # lists on disk are mapped read-only
 

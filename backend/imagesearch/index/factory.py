@@ -143,13 +143,8 @@ def build_index(vectors: FloatArray, settings: Settings) -> tuple[Any, IndexTuni
     except RuntimeError as exc:
         raise IndexBuildError(f"cannot build a {factory!r} index over {n} vectors: {exc}") from exc
     params, recall = tune_search(index, vectors, settings.index_target_recall)
-    trained = n if faiss.try_extract_index_ivf(_first(index)) is not None else 0
+    trained = n if faiss.try_extract_index_ivf(two_stage.searched_first(index)) is not None else 0
     return index, IndexTuning(factory, params, recall, trained_count=trained)
-
-
-def _first(index: Any) -> Any:
-    parts = two_stage.stages(index)
-    return parts[0] if parts is not None else index
 
 
 def build_two_stage(

@@ -99,6 +99,12 @@ def stages(index: Any) -> tuple[Any, Any] | None:
     return faiss.downcast_index(index.base_index), faiss.downcast_index(index.refine_index)
 
 
+def searched_first(index: Any) -> Any:
+    """The index a search scans first: a two-stage index's first stage, else ``index`` itself."""
+    parts = stages(index)
+    return parts[0] if parts is not None else index
+
+
 def search_params(index: Any, k: int, base_params: Any = None) -> Any:
     """Per-call parameters of a two-stage ``index`` for a top-``k`` search: never fewer than the
     TUNED_K * R candidates that the tuning measured (a top-1 search would otherwise re-rank
