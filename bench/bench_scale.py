@@ -42,11 +42,11 @@ import scale_measure  # noqa: E402
 
 from imagesearch.config import Settings  # noqa: E402
 from imagesearch.index.factory import (  # noqa: E402
-    FAST_SCAN_SIZES,
     build_index,
     build_two_stage,
+    choose_factory,
     choose_nlist,
-    estimate_bytes,
+    resident_bytes,
 )
 from imagesearch.index.index_files import map_vectors_file, write_vectors_file  # noqa: E402
 from imagesearch.index.manifest import Manifest  # noqa: E402
@@ -60,16 +60,12 @@ RAM_SHARE = 0.5  # an in-RAM build copies the vectors once: it must fit in this 
 
 
 def factories(n: int, memory_gb: float) -> list[str]:
-    """Flat, HNSW, IVF-Flat and the two-stage index with the largest fast-scan code in budget."""
+    """Flat, HNSW, IVF-Flat and the two-stage index the chooser picks when IVF-Flat is over the
+    budget (the budget of the largest code it allows, at the smallest sizes)."""
     nlist = choose_nlist(n)
-    two_stage = next(
-        (
-            f"IVF{nlist},PQ{m}x4fs,RFlat"
-            for m in FAST_SCAN_SIZES
-            if estimate_bytes(f"IVF{nlist},PQ{m}x4fs", n, DIM) <= memory_gb * 1e9
-        ),
-        f"IVF{nlist},PQ{FAST_SCAN_SIZES[-1]}x4fs,RFlat",
-    )
+    two_stage = choose_factory(n, DIM, Settings(index_memory_gb=memory_gb, flat_max_vectors=0))
+    if not two_stage.endswith(",RFlat"):  # IVF-Flat fits: the pick of a budget it does not fit
+        two_stage = choose_factory(n, DIM, Settings(index_memory_gb=1e-12, flat_max_vectors=0))
     return ["Flat", "HNSW32,Flat", f"IVF{nlist},Flat", two_stage]
 
 
@@ -164,8 +160,9 @@ def run_row(
     key: dict[str, Any], base: np.ndarray, work_dir: Path, args: argparse.Namespace
 ) -> dict[str, Any]:
     factory, n = key["index"], key["n"]
-    if factory != "Flat" and estimate_bytes(factory, n, DIM) > args.memory_gb * 1e9:
-        return {**key, "status": f"skipped: over budget ({estimate_bytes(factory, n, DIM) / 1e9:.2f} GB)"}
+    resident = resident_bytes(factory, n, DIM, Settings(index_memory_gb=args.memory_gb))
+    if factory != "Flat" and resident > args.memory_gb * 1e9:
+        return {**key, "status": f"skipped: over budget ({resident / 1e9:.2f} GB)"}
     stream = factory.endswith(",RFlat") and (args.stream or not fits_in_ram(n))
     if not stream and not fits_in_ram(n):
         return {**key, "status": "skipped: vectors do not fit in RAM (Flat: exact top-10 by blocks only)"}

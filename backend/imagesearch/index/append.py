@@ -49,9 +49,9 @@ def can_append(index: Any) -> bool:
     """Is ``index`` trained (IVF-Flat, or a two-stage index over IVF codes), so that appending to
         it saves a training? Flat needs no training and HNSW is rebuilt: both are built anew, and so
     is an index whose inverted lists are on disk (mapped read-only)."""
-    first = two_stage.searched_first(index)
-    trained = isinstance(first, faiss.IndexIVF) and bool(first.is_trained)
-    return trained and on_disk.lists_of(first) is None  # lists on disk are mapped read-only
+    ivf = faiss.try_extract_index_ivf(two_stage.searched_first(index))  # under OPQ too
+    trained = ivf is not None and bool(ivf.is_trained)
+    return trained and on_disk.lists_of(ivf) is None  # lists on disk are mapped read-only
 
 
 def append(

@@ -2,12 +2,12 @@
 
 - fewer than ``flat_max_vectors``: exact ``IndexFlatIP`` (fast enough, recall 1.0);
 - IVF-Flat (``IVF{nlist},Flat``) when the raw vectors fit in ``index_memory_gb``;
-- else the two-stage index (``IVF{nlist},PQ{m}x4fs,RFlat``, ``two_stage.py``): fast-scan PQ
-  codes in RAM with the largest code that fits propose k*R candidates, and the full vectors,
+- else the two-stage index (``OPQ{m},IVF{nlist},PQ{m},RFlat``, ``two_stage.py``): OPQ-rotated
+  8-bit PQ codes with the largest code that fits propose k*R candidates, and the full vectors,
   memory-mapped from disk, re-rank them by exact cosine;
-- when even the smallest fast-scan code is over the budget, the two-stage index over 8-bit PQ
-  codes (``IVF{nlist},PQ{m},RFlat``) whose inverted lists stay on disk too (``on_disk.py``):
-  only the centroids are in RAM.
+- when even the smallest of those codes is over the budget, the same index with the largest
+  code, whose inverted lists are merged on disk at build (``on_disk.py``): only the centroids
+  are in RAM.
 
 HNSW is no longer chosen by itself (``HNSW32,Flat`` can still be forced): on 1M clustered 512-d
 vectors it reached recall@10 0.90 at efSearch 1024 (4.3 ms), where IVF4096,Flat reached 0.97 at
@@ -38,17 +38,18 @@ from imagesearch.vectors import FloatArray
 FLAT = "Flat"
 MERGED_LISTS_NAME = ".merged-lists.ivfdata"  # beside the vectors file; the commit moves it
 HNSW_M = 32
-# Fast-scan PQ sub-quantizers (4 bits each: m/2 bytes a vector), largest first. Fast-scan over
-# OPQ + 8-bit PQ of the same bytes: on 100k clustered 512-d vectors with exact re-ranking,
-# PQ128x4fs reached the same recall@10 as OPQ64,PQ64 (0.96 at R=4, 1.00 at R=16) at a third of
-# the latency (0.05 vs 0.12 ms, SIMD lookups in registers) and built in 10 s instead of 350 s
-# (OPQ's rotation training); the re-ranking makes up for the coarser codes.
-FAST_SCAN_SIZES = (128, 64, 32, 16)
 _BUDGET_SHARE = 0.9  # headroom for the process itself
-# 8-bit PQ sub-quantizers of a first stage with its lists on disk (m bytes a vector), largest
-# first with >= 8 dimensions each: 64 for 512-d, the bytes of PQ128x4fs (RAM does not limit
-# them, the disk reads do); narrower sub-vectors trained 10x slower here for little gain.
-ON_DISK_PQ_SIZES = (64, 32, 16, 8, 4, 2, 1)
+# 8-bit PQ sub-quantizers of the two-stage first stage (m bytes a vector), largest first, each
+# over >= 8 dimensions (narrower sub-vectors trained 10x slower here for little gain), after an
+# OPQ rotation. On 1M vectors fitted to real image features (bench/scale_data.py), IVF4096 at
+# nprobe 64, the true top 10 were among the first 160 / 640 candidates for recall@10 0.998 /
+# 0.999 with OPQ64,PQ64, 0.942 / 0.993 with PQ64, 0.919 / 0.990 with OPQ128,PQ128x4fs and 0.819
+# / 0.957 with PQ128x4fs, all 64-byte codes (2026-12-07): fast-scan's 16-centroid
+# sub-quantizers need 4x the re-ranked candidates (at 10M, PQ128x4fs plateaued at recall 0.82).
+PQ_SIZES = (64, 32, 16, 8, 4, 2, 1)
+# In RAM, codes down to an eighth of the largest (8 bytes for 512-d): below that the 8-byte ids
+# are most of the memory and the codes too coarse to propose; the lists go on disk instead.
+IN_RAM_SHRINK = 8
 LIST_BYTES = 64  # RAM per inverted list on disk (offset, size, capacity and their container)
 
 
@@ -73,13 +74,26 @@ def choose_factory(n: int, dim: int, settings: Settings) -> str:
     nlist = choose_nlist(n)
     if estimate_bytes(f"IVF{nlist},Flat", n, dim) <= budget:
         return f"IVF{nlist},Flat"
-    sizes = [m for m in FAST_SCAN_SIZES if dim % m == 0] or [1]
+    sizes = [m for m in PQ_SIZES if dim % m == 0 and dim // m >= 8] or [1]
     for m in sizes:
-        factory = f"IVF{nlist},PQ{m}x4fs{two_stage.REFINE_SUFFIX}"
-        if estimate_bytes(factory, n, dim) <= budget:
+        factory = f"OPQ{m},IVF{nlist},PQ{m}{two_stage.REFINE_SUFFIX}"
+        if m * IN_RAM_SHRINK >= sizes[0] and estimate_bytes(factory, n, dim) <= budget:
             return factory
-    m = next((m for m in ON_DISK_PQ_SIZES if dim % m == 0 and dim // m >= 8), 1)
-    return f"IVF{nlist},PQ{m}{two_stage.REFINE_SUFFIX}"  # lists on disk: centroids in RAM
+    return f"OPQ{sizes[0]},IVF{nlist},PQ{sizes[0]}{two_stage.REFINE_SUFFIX}"  # lists on disk
+
+
+def lists_merged_on_disk(factory: str, n: int, dim: int, settings: Settings) -> bool:
+    """Does a streamed build of ``factory`` over ``n`` vectors merge its inverted lists into a
+    file on disk (on_disk.py)? Those of 8-bit PQ codes over the budget do; fast-scan lists cannot."""
+    over = estimate_bytes(factory, n, dim) > settings.index_memory_gb * 1e9 * _BUDGET_SHARE
+    return two_stage.lists_on_disk(factory) and over
+
+
+def resident_bytes(factory: str, n: int, dim: int, settings: Settings) -> float:
+    """``estimate_bytes``, or only the centroids (and rotation) when the lists go on disk."""
+    if not lists_merged_on_disk(factory, n, dim, settings):
+        return estimate_bytes(factory, n, dim)
+    return _int_after(factory, "IVF") * (4.0 * dim + LIST_BYTES) + _rotation_bytes(factory, dim)
 
 
 def choose_nlist(n: int) -> int:
@@ -95,15 +109,13 @@ def estimate_bytes(factory: str, n: int, dim: int) -> float:
     its full vectors are memory-mapped from disk, paged in on demand and evictable, not resident.
     """
     raw = 4.0 * dim
-    if two_stage.lists_on_disk(factory):
-        return _int_after(factory, "IVF") * (raw + LIST_BYTES)
     factory = two_stage.first_stage(factory)
     if factory.startswith("HNSW"):
         # Level 0 keeps 2M int32 links per vector; upper levels add about 1/M more.
         return n * (raw + 2 * HNSW_M * 4 * 1.1 + 16)
     nlist = _int_after(factory, "IVF")
     centroids = nlist * raw
-    rotation = dim * dim * 4 if factory.startswith("OPQ") else 0
+    rotation = _rotation_bytes(factory, dim)
     if factory.endswith(",Flat") and "IVF" in factory:
         return n * (raw + 8) + centroids
     if "PQ" in factory:
@@ -111,6 +123,10 @@ def estimate_bytes(factory: str, n: int, dim: int) -> float:
         code_bytes = code / 2 if factory.endswith("x4fs") else code
         return n * (code_bytes + 8) + centroids + rotation
     return n * raw
+
+
+def _rotation_bytes(factory: str, dim: int) -> float:
+    return dim * dim * 4.0 if factory.startswith("OPQ") else 0.0
 
 
 def _int_after(text: str, prefix: str) -> int:
@@ -168,7 +184,7 @@ def build_two_stage(
         base: Any = faiss.index_factory(dim, two_stage.first_stage(factory), faiss.METRIC_INNER_PRODUCT)
         base.train(np.ascontiguousarray(_training_sample(vectors, factory), dtype=np.float32))
         lists_file = None
-        if two_stage.lists_on_disk(factory) and vectors_file is not None:
+        if lists_merged_on_disk(factory, n, dim, settings) and vectors_file is not None:
             lists_file = vectors_file.with_name(MERGED_LISTS_NAME)
             base = on_disk.add_on_disk(base, vectors, chunk_rows, lists_file)
         else:

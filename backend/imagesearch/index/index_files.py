@@ -148,8 +148,7 @@ def read_index(settings: Settings, manifest: Manifest) -> Any:
     path = settings.index_path
     if not path.is_file():
         raise IndexLoadError(f"{path} is missing; rebuild the index with run_pipeline.py")
-    lists_on_disk = two_stage.lists_on_disk(manifest.index_factory)
-    if lists_on_disk:
+    if manifest.lists_file:
         index = _read_with_lists(settings, manifest)
     elif path.stat().st_size >= settings.mmap_min_bytes:
         index = _read_mapped(settings, manifest, INDEX_RELPATH)
@@ -169,13 +168,11 @@ def read_index(settings: Settings, manifest: Manifest) -> Any:
 def _read_with_lists(settings: Settings, manifest: Manifest) -> Any:
     """The first stage of a two-stage index whose inverted lists stay on disk: mapped from the
     lists file the manifest lists (checked first, found beside the index file whatever the
-    working directory), or from the index file itself when it holds them."""
-    if not manifest.lists_file:
-        return _read_mapped(settings, manifest, INDEX_RELPATH, on_disk.read_flags(lists_file=False))
+    working directory)."""
     if manifest.lists_file != str(LISTS_RELPATH):
         raise IndexLoadError(f"the manifest names {manifest.lists_file!r}, not {LISTS_RELPATH}")
     lists_inode = _hashed_inode(settings, manifest, LISTS_RELPATH)
-    index = _read_mapped(settings, manifest, INDEX_RELPATH, on_disk.read_flags(lists_file=True))
+    index = _read_mapped(settings, manifest, INDEX_RELPATH, on_disk.READ_FLAGS)
     if settings.lists_path.stat().st_ino != lists_inode:
         raise IndexLoadError(f"{settings.lists_path} was replaced while it was loading; load again")
     return index

@@ -1,9 +1,10 @@
 """Inverted lists on disk, for a first stage whose codes exceed RAM (FAISS's OnDiskInvertedLists).
 
-A two-stage index whose first stage is 8-bit PQ (``IVF{nlist},PQ{m},RFlat``, what the chooser
-picks when even the smallest fast-scan code is over the memory budget; ``two_stage.lists_on_disk``)
-keeps its inverted lists, codes and ids, in a file of their own (``LISTS_RELPATH``): RAM holds the
-centroids and each list's offset, and a search reads the pages of the lists it probes.
+A two-stage index whose first stage is 8-bit PQ (``OPQ{m},IVF{nlist},PQ{m},RFlat``) built by
+streaming when even the smallest code the chooser allows is over the memory budget
+(``factory.lists_merged_on_disk``) keeps its inverted lists, codes and ids, in a file of their
+own (``LISTS_RELPATH``): RAM holds the centroids and each list's offset, and a search reads
+the pages of the lists it probes.
 
 Built the way FAISS's tracker and ``faiss.contrib.ondisk`` advise: in memory one shard of rows at
 a time (each added with its global ids and written to its own file), then merged on disk into the
@@ -74,10 +75,8 @@ def index_writer(index: Any, lists_name: str) -> Callable[[Path], None]:
     return write
 
 
-def read_flags(lists_file: bool) -> int:
-    """FAISS's read flags for the index file of a first stage with its lists on disk, mapped
-    rather than read into RAM: from the lists file it names (``lists_file``), looked for beside
-    it (not with IO_FLAG_MMAP_IFC: FAISS resolves that only reading through a plain file; not
-    with IO_FLAG_MMAP either, which leaves such lists unmapped: searches crash), or from the
-    index file itself when it holds them (an index built in RAM: IO_FLAG_MMAP maps them)."""
-    return faiss.IO_FLAG_ONDISK_SAME_DIR if lists_file else faiss.IO_FLAG_MMAP
+# FAISS's read flags for the index file of a first stage with its lists on disk: the lists file
+# it names is looked for beside it. Not with IO_FLAG_MMAP_IFC (FAISS resolves that only reading
+# through a plain file), nor IO_FLAG_MMAP (it leaves such lists unmapped: searches crash). An
+# index of the same kind built in RAM holds its lists in its index file and is read as any other.
+READ_FLAGS = faiss.IO_FLAG_ONDISK_SAME_DIR

@@ -32,9 +32,10 @@ def is_two_stage(factory: str) -> bool:
 
 
 def lists_on_disk(factory: str) -> bool:
-    """Does a two-stage index of ``factory`` keep its first stage's inverted lists on disk? Those
-    of 8-bit PQ codes (``IVF…,PQ{m},RFlat``: the chooser's pick when even fast-scan codes exceed
-    the budget; index/on_disk.py) do; fast-scan and flat lists stay in RAM."""
+    """Are the first stage's inverted lists of a two-stage index of ``factory`` mapped from disk
+    at load? Those of 8-bit PQ codes (``OPQ…,IVF…,PQ{m},RFlat``, the chooser's two-stage pick)
+    are: from the lists file a streamed build merged them into when they exceed the budget
+    (index/on_disk.py), else from the index file. Fast-scan and flat lists are read whole."""
     first = first_stage(factory)
     return is_two_stage(factory) and "PQ" in first.split(",")[-1] and not first.endswith("fs")
 

@@ -10,7 +10,14 @@ from support.tiny import tiny_settings
 
 from imagesearch.config import Settings
 from imagesearch.errors import IndexBuildError, IndexLoadError
-from imagesearch.index.factory import build_index, choose_factory, choose_nlist, estimate_bytes
+from imagesearch.index.factory import (
+    build_index,
+    choose_factory,
+    choose_nlist,
+    estimate_bytes,
+    lists_merged_on_disk,
+    resident_bytes,
+)
 from imagesearch.index.manifest import Manifest
 from imagesearch.index.store import load_bundle, save_bundle
 
@@ -30,19 +37,21 @@ def clustered(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
         # The default budget at 1M: IVF-Flat, not HNSW (0.90 recall@10 there, bench/RESULTS.md).
         (1_000_000, 4.0, "IVF4096,Flat"),
         (1_000_000, 2.5, "IVF4096,Flat"),
-        # IVF-Flat (2.06 GB) does not fit: two-stage, 64-byte codes in RAM, vectors mapped.
-        (1_000_000, 1.5, "IVF4096,PQ128x4fs,RFlat"),
-        (10_000_000, 1.5, "IVF16384,PQ128x4fs,RFlat"),
-        (10_000_000, 0.5, "IVF16384,PQ64x4fs,RFlat"),
-        # Even 8-byte fast-scan codes (1.6 GB with their ids) do not fit: 8-bit PQ codes whose
-        # inverted lists stay on disk (index/on_disk.py), centroids in RAM.
-        (100_000_000, 1.5, "IVF32768,PQ64,RFlat"),
+        # IVF-Flat (2.06 GB) does not fit: two-stage, 64-byte OPQ codes in RAM, vectors mapped.
+        (1_000_000, 1.5, "OPQ64,IVF4096,PQ64,RFlat"),
+        (10_000_000, 1.5, "OPQ64,IVF16384,PQ64,RFlat"),
+        (10_000_000, 0.5, "OPQ32,IVF16384,PQ32,RFlat"),
+        # Even 8-byte codes (1.6 GB with their ids) do not fit: the largest code, its inverted
+        # lists merged on disk (index/on_disk.py), centroids in RAM.
+        (100_000_000, 1.5, "OPQ64,IVF32768,PQ64,RFlat"),
     ],
 )
 def test_choice_follows_size_and_memory_budget(n: int, memory_gb: float, expected: str) -> None:
-    factory = choose_factory(n, 512, Settings(index_memory_gb=memory_gb))
+    settings = Settings(index_memory_gb=memory_gb)
+    factory = choose_factory(n, 512, settings)
     assert factory == expected
-    assert estimate_bytes(factory, n, 512) <= memory_gb * 1e9
+    assert resident_bytes(factory, n, 512, settings) <= memory_gb * 1e9
+    assert lists_merged_on_disk(factory, n, 512, settings) == (n == 100_000_000)
     if factory.endswith(",RFlat"):  # and only because IVF-Flat did not fit
         assert estimate_bytes(f"IVF{choose_nlist(n)},Flat", n, 512) > memory_gb * 0.9e9
 

@@ -1,7 +1,8 @@
 """Inverted lists on disk (index/on_disk.py): built shard by shard and merged on disk, they search
-exactly as FAISS's own in-RAM index of the same training; the chooser picks them when even
-fast-scan codes exceed the budget; a saved index loads them from beside its index file, from any
-working directory and after the data folder moved, and refuses a tampered lists file."""
+exactly as FAISS's own in-RAM index of the same training; a streamed build merges them when even
+the smallest code the chooser allows exceeds the budget; a saved index loads them from beside
+its index file, from any working directory and after the data folder moved, and refuses a
+tampered lists file."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from imagesearch.config import Settings
 from imagesearch.errors import IndexLoadError
 from imagesearch.index import on_disk, two_stage
 from imagesearch.index.append import can_append
-from imagesearch.index.factory import build_index, build_two_stage, choose_factory
+from imagesearch.index.factory import build_index, build_two_stage, choose_factory, lists_merged_on_disk
 from imagesearch.index.index_files import map_vectors_file, write_vectors_file
 from imagesearch.index.store import load_bundle, save_bundle
 
@@ -48,11 +49,12 @@ def test_lists_merged_on_disk_search_as_faiss_in_ram(tmp_path: Path) -> None:
 
 
 def build_saved(data_dir: Path) -> tuple[Settings, object, np.ndarray]:
-    """A two-stage index over 12k vectors with a budget no fast-scan code fits: lists on disk."""
+    """A two-stage index over 12k vectors with a budget no code fits: lists on disk."""
     settings = Settings(data_dir=data_dir, index_memory_gb=1e-5, flat_max_vectors=1000)
     vectors = clustered(12_000)
     factory = choose_factory(len(vectors), DIM, settings)
-    assert two_stage.lists_on_disk(factory) and factory.endswith(",PQ4,RFlat")
+    assert factory.startswith("OPQ4,IVF") and factory.endswith(",PQ4,RFlat")
+    assert lists_merged_on_disk(factory, len(vectors), DIM, settings)
     streamed = settings.vectors_path.with_name("streamed.faiss")
     streamed.parent.mkdir(parents=True)
     write_vectors_file(streamed, [vectors], len(vectors), DIM)
@@ -96,9 +98,10 @@ def test_saved_lists_load_from_beside_the_index_wherever_it_is(
         load_bundle(moved)
 
 
-def test_lists_built_in_ram_are_mapped_from_the_index_file(tmp_path: Path) -> None:
+def test_lists_built_in_ram_stay_in_the_index_file(tmp_path: Path) -> None:
     """The same kind of index built in RAM (``build_index``: an incremental merge, a forced
-    factory) is saved as one index file holding its lists; loading maps them from it."""
+    factory, codes within the budget) is saved as one index file holding its lists, read (mapped)
+    as any other index, and can be appended to."""
     settings = Settings(data_dir=tmp_path / "data", index_factory="IVF64,PQ4,RFlat")
     vectors, queries = clustered(6_000), clustered(50, seed=3)
     index, tuning = build_index(vectors, settings)
@@ -107,5 +110,6 @@ def test_lists_built_in_ram_are_mapped_from_the_index_file(tmp_path: Path) -> No
     assert not settings.lists_path.exists()
     bundle = load_bundle(settings)
     first = two_stage.stages(bundle.index)
-    assert first is not None and on_disk.lists_of(first[0]) is not None and not bundle.manifest.lists_file
+    assert first is not None and on_disk.lists_of(first[0]) is None and not bundle.manifest.lists_file
+    assert can_append(bundle.index)
     np.testing.assert_array_equal(bundle.index.search(queries, 10)[1], index.search(queries, 10)[1])
