@@ -9,6 +9,7 @@ whether captions and metadata belong to it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from imagesearch.index.manifest import (
 )
 from imagesearch.index.metadata import MetadataTable
 from imagesearch.index.tuning import apply_search_params
+from imagesearch.index.url_list import UrlList
 from imagesearch.vectors import FloatArray
 
 
@@ -48,7 +50,7 @@ class IndexBundle:
     """A loaded index: ``urls[i]`` describes the vector with FAISS id ``i``."""
 
     index: Any  # faiss.Index (untyped extension module)
-    urls: list[str]
+    urls: Sequence[str]  # a packed UrlList once loaded (url_list.py)
     manifest: Manifest
     captions: list[str] | None = None  # ``captions[i]`` describes vector ``i``; None: no captions
     metadata: MetadataTable | None = None  # row ``i`` describes vector ``i``; None: no metadata
@@ -212,7 +214,8 @@ def load_bundle(settings: Settings) -> IndexBundle:
     if settings.verify_checksums:
         verify(manifest, URLS_RELPATH, hashlib.sha256(urls_bytes).hexdigest())
     index = read_index(settings, manifest)
-    urls = loads_urls(urls_bytes)
+    urls = UrlList(loads_urls(urls_bytes))  # the list of str is freed once packed
+    del urls_bytes
     if not (index.ntotal == len(urls) == manifest.count):
         raise IndexLoadError(
             f"index has {index.ntotal} vectors, image_urls.pkl has {len(urls)} entries and the "

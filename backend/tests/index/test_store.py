@@ -12,6 +12,7 @@ from imagesearch.files import write_bytes_atomic
 from imagesearch.index.manifest import Manifest
 from imagesearch.index.metadata import Column, MetadataTable
 from imagesearch.index.store import build_flat_index, load_bundle, save_bundle
+from imagesearch.index.url_list import UrlList
 
 
 def unit_vectors(n: int, dim: int = 8, seed: int = 0) -> np.ndarray:
@@ -34,7 +35,7 @@ def save(tmp_path: Path, n: int = 5) -> tuple[object, np.ndarray, list[str]]:
 def test_round_trip(tmp_path: Path) -> None:
     settings, vectors, urls = save(tmp_path)
     bundle = load_bundle(settings)  # type: ignore[arg-type]
-    assert bundle.urls == urls
+    assert bundle.urls == urls and isinstance(bundle.urls, UrlList)  # packed in RAM
     np.testing.assert_array_equal(bundle.index.reconstruct_n(0, 5), vectors)
     assert bundle.manifest.count == 5 and bundle.manifest.dim == 8
     assert bundle.manifest.index_type == "IndexFlatIP"
