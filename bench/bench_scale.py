@@ -113,9 +113,11 @@ def fits_in_ram(n: int) -> bool:
     return n * DIM * 4 <= RAM_SHARE * available
 
 
-def build(factory: str, base: np.ndarray, bundle: Path, stream: bool) -> tuple[Any, Any, str]:
+def build(
+    factory: str, base: np.ndarray, bundle: Path, stream: bool, memory_gb: float
+) -> tuple[Any, Any, str]:
     """(index, tuning, how) built through the project's own code: in RAM or by streaming."""
-    settings = Settings(index_factory=factory)
+    settings = Settings(index_factory=factory, index_memory_gb=memory_gb)  # lists on disk if over
     if factory.endswith(",RFlat") and stream:
         bundle.mkdir(parents=True, exist_ok=True)
         streamed = bundle / "streamed-vectors.faiss"  # save_bundle moves it into the commit
@@ -125,10 +127,12 @@ def build(factory: str, base: np.ndarray, bundle: Path, stream: bool) -> tuple[A
     return *build_index(base, settings), "in RAM"
 
 
-def build_and_save(factory: str, base: np.ndarray, bundle: Path, stream: bool) -> dict[str, Any]:
+def build_and_save(
+    factory: str, base: np.ndarray, bundle: Path, stream: bool, memory_gb: float
+) -> dict[str, Any]:
     faiss.omp_set_num_threads(os.cpu_count() or 1)
     started = time.perf_counter()
-    index, tuning, how = build(factory, base, bundle, stream)
+    index, tuning, how = build(factory, base, bundle, stream, memory_gb)
     build_s = time.perf_counter() - started
     manifest = Manifest(
         encoder_id="bench",
@@ -169,7 +173,7 @@ def run_row(
     bundle = work_dir / "bundles" / f"{key['data']}-{n}-{factory.replace(',', '_')}"
     shutil.rmtree(bundle, ignore_errors=True)
     try:
-        built = build_and_save(factory, base, bundle, stream)
+        built = build_and_save(factory, base, bundle, stream, args.memory_gb)
         with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
             measured = pool.submit(
                 scale_measure.measure, str(bundle), str(work_dir / "queries.npz"), args.latency_queries

@@ -70,7 +70,7 @@ def choose_factory(n: int, dim: int, settings: Settings) -> str:
         return settings.index_factory
     if n < settings.flat_max_vectors:
         return FLAT
-    budget = settings.index_memory_gb * 1e9 * _BUDGET_SHARE
+    budget = _budget(settings)
     nlist = choose_nlist(n)
     if estimate_bytes(f"IVF{nlist},Flat", n, dim) <= budget:
         return f"IVF{nlist},Flat"
@@ -85,8 +85,7 @@ def choose_factory(n: int, dim: int, settings: Settings) -> str:
 def lists_merged_on_disk(factory: str, n: int, dim: int, settings: Settings) -> bool:
     """Does a streamed build of ``factory`` over ``n`` vectors merge its inverted lists into a
     file on disk (on_disk.py)? Those of 8-bit PQ codes over the budget do; fast-scan lists cannot."""
-    over = estimate_bytes(factory, n, dim) > settings.index_memory_gb * 1e9 * _BUDGET_SHARE
-    return two_stage.lists_on_disk(factory) and over
+    return two_stage.lists_can_go_on_disk(factory) and estimate_bytes(factory, n, dim) > _budget(settings)
 
 
 def resident_bytes(factory: str, n: int, dim: int, settings: Settings) -> float:
@@ -123,6 +122,11 @@ def estimate_bytes(factory: str, n: int, dim: int) -> float:
         code_bytes = code / 2 if factory.endswith("x4fs") else code
         return n * (code_bytes + 8) + centroids + rotation
     return n * raw
+
+
+def _budget(settings: Settings) -> float:
+    """Bytes an index may hold in RAM: ``index_memory_gb`` less headroom for the process."""
+    return settings.index_memory_gb * 1e9 * _BUDGET_SHARE
 
 
 def _rotation_bytes(factory: str, dim: int) -> float:

@@ -31,11 +31,10 @@ def is_two_stage(factory: str) -> bool:
     return factory.endswith(REFINE_SUFFIX)
 
 
-def lists_on_disk(factory: str) -> bool:
-    """Are the first stage's inverted lists of a two-stage index of ``factory`` mapped from disk
-    at load? Those of 8-bit PQ codes (``OPQ…,IVF…,PQ{m},RFlat``, the chooser's two-stage pick)
-    are: from the lists file a streamed build merged them into when they exceed the budget
-    (index/on_disk.py), else from the index file. Fast-scan and flat lists are read whole."""
+def lists_can_go_on_disk(factory: str) -> bool:
+    """Can the first stage's inverted lists of a two-stage index of ``factory`` be merged into a
+    lists file on disk (index/on_disk.py)? Those of 8-bit PQ codes (``OPQ…,IVF…,PQ{m},RFlat``,
+    the chooser's two-stage pick) can; fast-scan lists (codes packed in blocks) cannot."""
     first = first_stage(factory)
     return is_two_stage(factory) and "PQ" in first.split(",")[-1] and not first.endswith("fs")
 
